@@ -1,0 +1,27 @@
+"""The one place that chooses between compiled kernels and their twins.
+
+The compiled Cython modules in ``tcpframe._compiled`` are used when they
+import. The pure-Python twins in ``tcpframe._pure`` are used when they do
+not, or when the environment variable ``TCPFRAME_PURE_PYTHON`` is set to
+anything other than empty or ``0``.
+"""
+
+__all__ = ["ACCELERATED", "checksums", "receive_buffer", "structs"]
+
+import os
+
+FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
+
+if FORCE_PURE_PYTHON:
+    from ._pure import checksums, receive_buffer, structs
+
+    ACCELERATED = False
+else:
+    try:
+        from ._compiled import checksums, receive_buffer, structs
+
+        ACCELERATED = True
+    except ImportError:
+        from ._pure import checksums, receive_buffer, structs
+
+        ACCELERATED = False

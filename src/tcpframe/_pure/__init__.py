@@ -1,0 +1,1 @@
+"""Pure-Python twins of the compiled kernels: same names, same results."""
