@@ -1,0 +1,424 @@
+"""Abstract base of tcpframe's clients and servers (as in lsst.ts.tcpip)."""
+
+from __future__ import annotations
+
+__all__ = ["BaseClientOrServer", "ConnectCallbackType"]
+
+import abc
+import asyncio
+import codecs
+import inspect
+import json
+import logging
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+
+from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
+from .reader import FrameReader
+from .writer import FrameWriter
+
+ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
+
+# What a read raises when the connection ends under it.
+_LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
+
+
+class BaseClientOrServer(abc.ABC):
+    """Abstract base class for a TCP/IP client or one-client server.
+
+    Parameters
+    ----------
+    log : `logging.Logger`
+        Logger; this object logs to a child of it.
+    connect_callback : coroutine function or None, optional
+        Called with this object whenever the connection state changes.
+    monitor_connection_interval : `float`, optional
+        Interval between checks of the connection (s); <= 0 for none.
+    name : `str`, optional
+        Name used in log messages.
+    do_start : `bool`, optional
+        Schedule `start` now? If False, call `start` yourself.
+    encoding : `str`, optional
+        Encoding of `read_str`, `write_str`, `read_json`, `write_json`.
+    terminator : `bytes`, optional
+        Terminator of `read_str`, `write_str`, `read_json`, `write_json`.
+    **kwargs
+        Passed to `start`.
+
+    Attributes
+    ----------
+    log : `logging.Logger`
+        Child logger.
+    name : `str`
+        The ``name`` argument.
+    encoding : `str`
+        May be changed at any time; takes effect on the next call.
+    terminator : `bytes`
+        May be changed at any time; takes effect on the next call.
+    should_be_connected : `bool`
+        True once connected, until `close` (not `basic_close`) is called.
+    start_task : `asyncio.Future`
+        Done when `start` finishes.
+    done_task : `asyncio.Future`
+        Done when this object is closed.
+
+    Raises
+    ------
+    TypeError
+        If ``connect_callback`` is not None and not a coroutine function.
+    ValueError
+        If ``terminator`` is not `bytes` or ``encoding`` is not a codec.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: logging.Logger,
+        connect_callback: ConnectCallbackType | None = None,
+        monitor_connection_interval: float = DEFAULT_MONITOR_CONNECTION_INTERVAL,
+        name: str = "",
+        do_start: bool = True,
+        encoding: str = DEFAULT_ENCODING,
+        terminator: bytes = DEFAULT_TERMINATOR,
+        **kwargs: typing.Any,
+    ) -> None:
+        if connect_callback is not None and not inspect.iscoroutinefunction(connect_callback):
+            raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
+        self.log = log.getChild(type(self).__name__)
+        self.name = name
+        self.encoding = encoding
+        self.terminator = terminator
+        self.monitor_connection_interval = monitor_connection_interval
+        self.should_be_connected = False
+        self._connect_callback = connect_callback
+        self._last_connected = False
+        self._reader: FrameReader | None = None
+        self._writer: FrameWriter | None = None
+        self._monitor_connection_task: asyncio.Future = make_done_future()
+        self.done_task: asyncio.Future = asyncio.Future()
+        if do_start:
+            self.start_task: asyncio.Future = asyncio.ensure_future(self.start(**kwargs))
+        else:
+            self.start_task = asyncio.Future()
+
+    # Configuration.
+
+    @property
+    def encoding(self) -> str:
+        """Encoding of `read_str`, `write_str`, `read_json` and `write_json`."""
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, encoding: str) -> None:
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"encoding={encoding!r} is not a known codec") from None
+        self._encoding = encoding
+
+    @property
+    def terminator(self) -> bytes:
+        """Terminator of `read_str`, `write_str`, `read_json` and `write_json`."""
+        return self._terminator
+
+    @terminator.setter
+    def terminator(self, terminator: bytes) -> None:
+        if not isinstance(terminator, bytes) or not terminator:
+            raise ValueError(f"terminator={terminator!r} must be non-empty bytes")
+        self._terminator = terminator
+
+    @property
+    def reader(self) -> FrameReader | None:
+        """The connection's reader, or None if never connected."""
+        return self._reader
+
+    @property
+    def writer(self) -> FrameWriter | None:
+        """The connection's writer, or None if never connected."""
+        return self._writer
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection is open, not at EOF and not closing."""
+        return not (
+            self._reader is None
+            or self._writer is None
+            or self._reader.at_eof()
+            or self._writer.is_closing()
+        )
+
+    # Life cycle.
+
+    @abc.abstractmethod
+    async def start(self, **kwargs: typing.Any) -> None:
+        """Connect or start listening. Called by the constructor."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close everything and set `done_task` done. Always safe to call."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def close_connection(self) -> None:
+        """Close the connection, keeping `should_be_connected`.
+
+        Called when a read or write finds the connection gone.
+        """
+        raise NotImplementedError()
+
+    async def call_connect_callback(self) -> None:
+        """Call ``connect_callback`` if the connection state changed.
+
+        Always safe to call: the callback runs only when `connected`
+        differs from what it was at the previous call, and an exception it
+        raises is logged, not raised.
+        """
+        connected = self.connected
+        if connected == self._last_connected:
+            return
+        self._last_connected = connected
+        if self._connect_callback is None:
+            return
+        try:
+            await self._connect_callback(self)
+        except Exception:
+            self.log.exception("connect_callback failed")
+
+    def start_monitoring_connection(self) -> None:
+        """Start the task that notices when the peer has gone away."""
+        self._monitor_connection_task.cancel()
+        if self.monitor_connection_interval > 0:
+            self._monitor_connection_task = asyncio.create_task(self._monitor_connection())
+
+    async def _monitor_connection(self) -> None:
+        while self.connected:
+            await asyncio.sleep(self.monitor_connection_interval)
+        await self.close_connection()
+
+    async def __aenter__(self) -> BaseClientOrServer:
+        await self.start_task
+        return self
+
+    async def __aexit__(self, *exc_info: typing.Any) -> None:
+        await self.close()
+
+    # Reading.
+
+    async def read(self, n: int) -> bytes:
+        """Read up to ``n`` bytes; if ``n`` is -1, all bytes until EOF.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        """
+        reader = await self._connected_reader()
+        try:
+            data = await reader.read(n)
+        except ConnectionError:
+            await self.close_connection()
+            raise
+        if reader.at_eof():
+            await self.close_connection()
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        """
+        reader = await self._connected_reader()
+        try:
+            return await reader.readexactly(n)
+        except _LOST_CONNECTION_ERRORS:
+            await self.close_connection()
+            raise
+
+    async def readline(self) -> bytes:
+        """Read through the next ``\\n``; at EOF return what is left.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        """
+        reader = await self._connected_reader()
+        try:
+            line = await reader.readline()
+        except ConnectionError:
+            await self.close_connection()
+            raise
+        if reader.at_eof():
+            await self.close_connection()
+        return line
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        """Read through the first ``separator``, which is included.
+
+        The default separator is that of `asyncio.StreamReader`, not
+        `terminator`.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first.
+        asyncio.LimitOverrunError
+            If the separator is not within the limit; the bytes stay
+            buffered and can be read again.
+        """
+        reader = await self._connected_reader()
+        try:
+            return await reader.readuntil(separator)
+        except _LOST_CONNECTION_ERRORS:
+            await self.close_connection()
+            raise
+
+    async def read_into(self, struct: typing.Any) -> None:
+        """Fill a `ctypes.Structure` (or other writable buffer) from the stream.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        """
+        reader = await self._connected_reader()
+        try:
+            await reader.read_into(struct)
+        except _LOST_CONNECTION_ERRORS:
+            await self.close_connection()
+            raise
+
+    async def read_str(self) -> str:
+        """Read a line ending in `terminator`; return it decoded, stripped.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes before the terminator.
+        asyncio.LimitOverrunError
+            If the line is longer than the limit; the bytes stay buffered.
+        UnicodeError
+            If the line cannot be decoded (strict); it has been consumed.
+        """
+        terminator = self._terminator
+        line = await self.readuntil(terminator)
+        return line[: -len(terminator)].decode(self._encoding)
+
+    async def read_json(self) -> typing.Any:
+        """Read a line with `read_str` and decode it as JSON.
+
+        Raises
+        ------
+        json.JSONDecodeError
+            If the line is not valid JSON; the message holds the line.
+        """
+        text = await self.read_str()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise json.JSONDecodeError(f"Could not parse {text!r} as JSON: {e.msg}", e.doc, e.pos) from None
+
+    # Writing.
+
+    async def write(self, data: bytes) -> None:
+        """Write ``data`` and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        """
+        writer = await self._connected_writer()
+        writer.write(data)
+        await self._drain(writer)
+
+    async def writelines(self, lines: Iterable[bytes]) -> None:
+        """Write an iterable of `bytes` and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        """
+        writer = await self._connected_writer()
+        writer.writelines(lines)
+        await self._drain(writer)
+
+    async def write_from(self, *structs: typing.Any) -> None:
+        """Write the bytes of one or more `ctypes.Structure` (or other
+        C-contiguous buffers) and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        """
+        writer = await self._connected_writer()
+        writer.write_structs(structs)
+        await self._drain(writer)
+
+    async def write_str(self, line: str) -> None:
+        """Encode ``line`` (strict), append `terminator`, write and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        UnicodeError
+            If ``line`` cannot be encoded.
+        """
+        await self.write(line.encode(self._encoding) + self._terminator)
+
+    async def write_json(self, data: typing.Any) -> None:
+        """Write ``data`` as a JSON line with `write_str`.
+
+        Raises
+        ------
+        TypeError
+            If ``data`` is not JSON-serializable.
+        """
+        await self.write_str(json.dumps(data))
+
+    # Helpers.
+
+    async def _connected_reader(self) -> FrameReader:
+        if not self.connected:
+            await self._refuse_disconnected()
+        return typing.cast(FrameReader, self._reader)
+
+    async def _connected_writer(self) -> FrameWriter:
+        if not self.connected:
+            await self._refuse_disconnected()
+        return typing.cast(FrameWriter, self._writer)
+
+    async def _refuse_disconnected(self) -> typing.NoReturn:
+        if self._last_connected:
+            # The connection ended since we last looked: report it first.
+            await self.close_connection()
+        raise ConnectionError("Not connected")
+
+    async def _drain(self, writer: FrameWriter) -> None:
+        try:
+            await writer.drain()
+        except ConnectionError:
+            await self.close_connection()
+            raise
+
+
+def make_done_future() -> asyncio.Future:
+    """Return a future that is already done (cancelled)."""
+    future: asyncio.Future = asyncio.Future()
+    future.cancel()
+    return future

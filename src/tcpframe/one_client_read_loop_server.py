@@ -1,0 +1,162 @@
+"""A one-client server that runs a read loop (as in lsst.ts.tcpip)."""
+
+from __future__ import annotations
+
+__all__ = ["OneClientReadLoopServer"]
+
+import abc
+import asyncio
+import logging
+import typing
+
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, make_done_future
+from .constants import (
+    DEFAULT_ENCODING,
+    DEFAULT_LOCALHOST,
+    DEFAULT_MAX_HEARTBEAT_INTERVAL,
+    DEFAULT_MONITOR_CONNECTION_INTERVAL,
+    DEFAULT_TERMINATOR,
+)
+from .one_client_server import OneClientServer
+
+
+class OneClientReadLoopServer(OneClientServer):
+    """A `OneClientServer` that reads and handles data in a loop.
+
+    While a client is connected, `read_loop` calls `read_and_dispatch`,
+    which subclasses implement. If it raises, the exception is logged and
+    the client is closed.
+
+    Parameters
+    ----------
+    port : `int` or None
+        Port to listen on; 0 picks a free port.
+    host : `str` or None, optional
+        Address to listen on; localhost by default.
+    log : `logging.Logger`
+        Logger.
+    connect_callback : coroutine function or None, optional
+        Called with this server when a client connects or disconnects.
+    monitor_connection_interval : `float`, optional
+        Interval between checks that the client is still there (s).
+    name : `str`, optional
+        Name used in log messages.
+    encoding : `str`, optional
+        Encoding of the str and JSON methods.
+    terminator : `bytes`, optional
+        Terminator of the str and JSON methods.
+    run_heartbeat_monitor_task : `bool`, optional
+        Expect heartbeats from the client and close it when none arrives
+        for ``max_heartbeat_interval`` s?
+    max_heartbeat_interval : `float`, optional
+        Longest allowed time between heartbeats (s).
+    **kwargs
+        Passed to `asyncio.loop.create_server`.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None,
+        host: str | None = DEFAULT_LOCALHOST,
+        log: logging.Logger,
+        connect_callback: ConnectCallbackType | None = None,
+        monitor_connection_interval: float = DEFAULT_MONITOR_CONNECTION_INTERVAL,
+        name: str = "",
+        encoding: str = DEFAULT_ENCODING,
+        terminator: bytes = DEFAULT_TERMINATOR,
+        run_heartbeat_monitor_task: bool = False,
+        max_heartbeat_interval: float = DEFAULT_MAX_HEARTBEAT_INTERVAL,
+        **kwargs: typing.Any,
+    ) -> None:
+        if connect_callback is not None and not asyncio.iscoroutinefunction(connect_callback):
+            raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
+        self.run_heartbeat_monitor_task = run_heartbeat_monitor_task
+        self.max_heartbeat_interval = max_heartbeat_interval
+        self._user_connect_callback = connect_callback
+        self._read_loop_task: asyncio.Future = make_done_future()
+        self._heartbeat_monitor_task: asyncio.Future = make_done_future()
+        self._heartbeat_received = asyncio.Event()
+        super().__init__(
+            host=host,
+            port=port,
+            log=log,
+            connect_callback=self._start_or_stop_read_loop,
+            monitor_connection_interval=monitor_connection_interval,
+            name=name,
+            encoding=encoding,
+            terminator=terminator,
+            **kwargs,
+        )
+
+    async def _start_or_stop_read_loop(self, server: BaseClientOrServer) -> None:
+        if self.connected:
+            self._read_loop_task = asyncio.create_task(self.read_loop())
+            if self.run_heartbeat_monitor_task:
+                self._heartbeat_monitor_task = asyncio.create_task(self.monitor_received_heartbeats())
+        if self._user_connect_callback is not None:
+            await self._user_connect_callback(self)
+
+    async def read_loop(self) -> None:
+        """Call `read_and_dispatch` while connected; close the client on error."""
+        try:
+            while self.connected:
+                await self.read_and_dispatch()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.log.info("%s read loop ended: connection lost", self.name)
+            await self.close_client(cancel_read_loop_task=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("%s read_and_dispatch failed; closing the client", self.name)
+            await self.close_client(cancel_read_loop_task=False)
+
+    @abc.abstractmethod
+    async def read_and_dispatch(self) -> None:
+        """Read, parse and handle one item of data.
+
+        Subclasses implement this with the read methods (`read_str`,
+        `read_json`, `read_into`, ...).
+        """
+        raise NotImplementedError()
+
+    async def handle_received_heartbeat(self) -> None:
+        """Note that the client sent a heartbeat.
+
+        Raises
+        ------
+        RuntimeError
+            If this server does not monitor heartbeats.
+        """
+        if not self.run_heartbeat_monitor_task:
+            raise RuntimeError("Received a heartbeat but run_heartbeat_monitor_task is False")
+        self._heartbeat_received.set()
+
+    async def monitor_received_heartbeats(self) -> None:
+        """Close the client if no heartbeat arrives for `max_heartbeat_interval` s."""
+        self._heartbeat_received.clear()
+        while self.connected:
+            try:
+                await asyncio.wait_for(self._heartbeat_received.wait(), timeout=self.max_heartbeat_interval)
+            except TimeoutError:
+                self.log.warning(
+                    "%s received no heartbeat for %s s; closing the client", self.name, self.max_heartbeat_interval
+                )
+                await self.close_client()
+                return
+            self._heartbeat_received.clear()
+
+    async def close_client(self, cancel_read_loop_task: bool = True) -> None:
+        """Stop the read loop and heartbeat monitor and close the client.
+
+        Parameters
+        ----------
+        cancel_read_loop_task : `bool`, optional
+            Cancel the read loop? False when called from the read loop.
+        """
+        current = asyncio.current_task()
+        if cancel_read_loop_task and self._read_loop_task is not current:
+            self._read_loop_task.cancel()
+        if self._heartbeat_monitor_task is not current:
+            self._heartbeat_monitor_task.cancel()
+        await super().close_client()

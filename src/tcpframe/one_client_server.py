@@ -1,0 +1,178 @@
+"""A TCP/IP server that serves one client at a time (as in lsst.ts.tcpip)."""
+
+from __future__ import annotations
+
+__all__ = ["OneClientServer"]
+
+import asyncio
+import logging
+import typing
+
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
+from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
+from .protocol import FrameProtocol
+from .reader import DEFAULT_LIMIT
+from .utils import close_stream_writer, set_socket_options
+
+
+class OneClientServer(BaseClientOrServer):
+    """A TCP/IP server that serves one client at a time.
+
+    A client that connects while another is connected is disconnected at
+    once and its data ignored; the first client keeps working.
+
+    Parameters
+    ----------
+    host : `str` or None
+        Address to listen on; None for all interfaces.
+    port : `int` or None
+        Port to listen on; 0 picks a free port (then `port` is updated,
+        if the server has a single socket).
+    log : `logging.Logger`
+        Logger.
+    connect_callback : coroutine function or None, optional
+        Called with this server when a client connects or disconnects.
+    monitor_connection_interval : `float`, optional
+        Interval between checks that the client is still there (s);
+        <= 0 for none.
+    name : `str`, optional
+        Name used in log messages.
+    encoding : `str`, optional
+        Encoding of the str and JSON methods.
+    terminator : `bytes`, optional
+        Terminator of the str and JSON methods.
+    **kwargs
+        Passed to `asyncio.loop.create_server` (``limit`` sets each
+        reader's line limit, as for `asyncio.start_server`).
+
+    Attributes
+    ----------
+    host : `str` or None
+        The ``host`` argument.
+    port : `int` or None
+        The port; updated by `start` when ``port`` was 0.
+    connected_task : `asyncio.Future`
+        Done when a client connects; replaced when it disconnects.
+    """
+
+    def __init__(
+        self,
+        host: str | None,
+        port: int | None,
+        log: logging.Logger,
+        connect_callback: ConnectCallbackType | None = None,
+        monitor_connection_interval: float = DEFAULT_MONITOR_CONNECTION_INTERVAL,
+        name: str = "",
+        encoding: str = DEFAULT_ENCODING,
+        terminator: bytes = DEFAULT_TERMINATOR,
+        **kwargs: typing.Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.connected_task: asyncio.Future = asyncio.Future()
+        self._server: asyncio.Server | None = None
+        self._client_lock = asyncio.Lock()
+        self._client_tasks: set[asyncio.Task] = set()
+        super().__init__(
+            log=log,
+            connect_callback=connect_callback,
+            monitor_connection_interval=monitor_connection_interval,
+            name=name,
+            encoding=encoding,
+            terminator=terminator,
+            **kwargs,
+        )
+
+    async def start(self, **kwargs: typing.Any) -> None:
+        """Start listening. Called by the constructor.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to `asyncio.loop.create_server`.
+
+        Raises
+        ------
+        RuntimeError
+            If the server was already started.
+        """
+        if self._server is not None:
+            raise RuntimeError("Start already called")
+        limit = kwargs.pop("limit", DEFAULT_LIMIT)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: FrameProtocol(limit, on_connection_made=self._client_arrived),
+            host=self.host,
+            port=self.port,
+            **kwargs,
+        )
+        sockets = self._server.sockets
+        if self.port == 0 and len(sockets) == 1:
+            self.port = sockets[0].getsockname()[1]
+        self.log.info("%s listening on %s:%s", self.name, self.host, self.port)
+
+    def _client_arrived(self, protocol: FrameProtocol) -> None:
+        task = asyncio.create_task(self._attach_client(protocol))
+        self._client_tasks.add(task)
+        task.add_done_callback(self._client_tasks.discard)
+
+    async def _attach_client(self, protocol: FrameProtocol) -> None:
+        async with self._client_lock:
+            if self.connected or self.done_task.done():
+                self.log.error("%s rejected a client: one is already connected", self.name)
+                assert protocol.writer is not None
+                await close_stream_writer(protocol.writer)
+                return
+            if self._writer is not None and not self._writer.is_closing():
+                # The previous client is gone but not yet closed here.
+                await self.basic_close_client()
+            self._reader = protocol.reader
+            self._writer = protocol.writer
+            set_socket_options(self._writer)
+            self.should_be_connected = True
+            if not self.connected_task.done():
+                self.connected_task.set_result(None)
+            self.log.info("%s client connected", self.name)
+            await self.call_connect_callback()
+            self.start_monitoring_connection()
+
+    async def basic_close_client(self) -> None:
+        """Close the client socket, if any, and reset `connected_task`.
+
+        Calls ``connect_callback`` if a client was connected. Unlike
+        `close_client`, leaves `should_be_connected` alone. Always safe to
+        call.
+        """
+        try:
+            if self._writer is not None:
+                await close_stream_writer(self._writer)
+        finally:
+            if self.connected_task.done():
+                self.connected_task = asyncio.Future()
+            await self.call_connect_callback()
+
+    async def close_client(self) -> None:
+        """Close the client socket, if any, and clear
+        `should_be_connected`. Always safe to call."""
+        self.should_be_connected = False
+        if self._monitor_connection_task is not asyncio.current_task():
+            self._monitor_connection_task.cancel()
+        await self.basic_close_client()
+
+    async def close(self) -> None:
+        """Close the client socket and the server, and set `done_task`
+        done. Always safe to call."""
+        try:
+            await self.close_client()
+            if self._server is not None:
+                self._server.close()
+                await self._server.wait_closed()
+            for task in self._client_tasks:
+                task.cancel()
+        finally:
+            if not self.done_task.done():
+                self.done_task.set_result(None)
+
+    async def close_connection(self) -> None:
+        """Close the client connection after it was lost."""
+        await self.basic_close_client()

@@ -1,0 +1,290 @@
+"""The reading half of a tcpframe connection, with the asyncio.StreamReader API."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_LIMIT", "FrameReader"]
+
+import asyncio
+import typing
+
+from ._kernels import receive_buffer, structs
+
+if typing.TYPE_CHECKING:
+    from .protocol import FrameProtocol
+
+# Same default line limit as asyncio streams.
+DEFAULT_LIMIT = 2**16
+
+# Receiving pauses when this many bytes are buffered and unread (or more,
+# if a pending read needs more), and resumes at a quarter of it.
+DEFAULT_HIGH_WATER = 2**20
+
+
+class FrameReader:
+    """Read bytes, lines and structs from one connection.
+
+    Offers the reading API of `asyncio.StreamReader` with the same
+    semantics, limits and exceptions, plus `read_into`. Bytes arrive in a
+    compiled `ReceiveBuffer` fed by `FrameProtocol`. A read whose bytes are
+    already buffered returns without waiting; a blocked read is woken once,
+    when what it needs has arrived or the connection ended.
+
+    Parameters
+    ----------
+    limit : `int`, optional
+        Maximum length of a line or separated chunk, as for
+        `asyncio.StreamReader`.
+    high_water : `int`, optional
+        Stop receiving from the socket above this many unread bytes;
+        resume below a quarter of it.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, high_water: int = DEFAULT_HIGH_WATER) -> None:
+        if limit <= 0:
+            raise ValueError("Limit cannot be <= 0")
+        self._limit = limit
+        self._high_water = max(high_water, 2 * limit)
+        self._low_water = self._high_water // 4
+        self._buffer = receive_buffer.ReceiveBuffer()
+        self._eof = False
+        self._exception: BaseException | None = None
+        self._waiter: asyncio.Future | None = None
+        self._wanted_nbytes = 0
+        self._wanted_separator: bytes | None = None
+        self._protocol: FrameProtocol | None = None
+        self._paused = False
+
+    def __repr__(self) -> str:
+        state = [f"{len(self._buffer)} bytes"]
+        if self._eof:
+            state.append("eof")
+        if self._exception is not None:
+            state.append(f"exception={self._exception!r}")
+        if self._paused:
+            state.append("paused")
+        return f"<FrameReader {' '.join(state)}>"
+
+    # Feeding, called by FrameProtocol (or by hand, as with StreamReader).
+
+    def set_protocol(self, protocol: FrameProtocol) -> None:
+        """Attach the protocol that feeds this reader."""
+        self._protocol = protocol
+
+    def feed_data(self, data: bytes) -> None:
+        """Append received bytes (for use without a transport)."""
+        if self._eof:
+            raise RuntimeError("feed_data after feed_eof")
+        self._buffer.feed(data)
+        self.data_received()
+
+    def data_received(self) -> None:
+        """Note that bytes were added to the buffer: wake or pause."""
+        if self._waiter is not None and self._wanted_data_arrived():
+            self._wake_waiter()
+        if not self._paused and len(self._buffer) > max(self._high_water, self._wanted_nbytes):
+            self._pause_receiving()
+
+    def feed_eof(self) -> None:
+        """Note that the peer will send no more bytes."""
+        self._eof = True
+        self._wake_waiter()
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Make every read raise ``exc`` (the connection failed)."""
+        self._exception = exc
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+    # The StreamReader API.
+
+    @property
+    def limit(self) -> int:
+        """Maximum length of a line or separated chunk."""
+        return self._limit
+
+    def at_eof(self) -> bool:
+        """Return True if the peer closed and every byte has been read."""
+        return self._eof and not len(self._buffer)
+
+    def exception(self) -> BaseException | None:
+        """Return the exception that ended the connection, if any."""
+        return self._exception
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes; all bytes until EOF if ``n`` is negative.
+
+        Returns b"" at EOF.
+        """
+        if self._exception is not None:
+            raise self._exception
+        if n == 0:
+            return b""
+        if n < 0:
+            blocks = []
+            while block := await self.read(self._limit):
+                blocks.append(block)
+            return b"".join(blocks)
+        if not len(self._buffer) and not self._eof:
+            await self._wait_for_data("read", 1)
+        data = self._buffer.take(n)
+        self._maybe_resume_receiving()
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        ValueError
+            If ``n`` is negative.
+        """
+        if self._exception is not None:
+            raise self._exception
+        while (data := self._buffer.take_exactly(n)) is None:
+            if self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), n)
+            await self._wait_for_data("readexactly", n)
+        if self._paused:
+            self._maybe_resume_receiving()
+        return data
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        """Read through the first ``separator``; return it included.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds all unread bytes.
+        asyncio.LimitOverrunError
+            If the separator is not within `limit` bytes; the bytes stay
+            buffered and can be read again.
+        """
+        if self._exception is not None:
+            raise self._exception
+        while (chunk := self._buffer.take_until(separator, self._limit)) is None:
+            if self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), None)
+            await self._wait_for_data("readuntil", 0, separator)
+        if self._paused:
+            self._maybe_resume_receiving()
+        return chunk
+
+    async def readline(self) -> bytes:
+        """Read through the next ``\\n``; at EOF return what is left.
+
+        Raises
+        ------
+        ValueError
+            If the line is longer than `limit`; the overlong line is
+            discarded, as `asyncio.StreamReader.readline` does.
+        """
+        try:
+            return await self.readuntil(b"\n")
+        except asyncio.IncompleteReadError as e:
+            return e.partial
+        except asyncio.LimitOverrunError as e:
+            if self._buffer.peek(e.consumed + 1)[e.consumed :] == b"\n":
+                self._buffer.skip(e.consumed + 1)
+            else:
+                self._buffer.clear()
+            self._maybe_resume_receiving()
+            raise ValueError(e.args[0]) from None
+
+    async def read_into(self, struct: typing.Any) -> None:
+        """Fill ``struct`` with the next bytes: all of it or nothing.
+
+        Parameters
+        ----------
+        struct : `ctypes.Structure` or other writable C-contiguous buffer
+            The struct (or bytearray, numpy array, ...) to fill.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        TypeError
+            If ``struct`` is not a writable buffer.
+        ValueError
+            If ``struct`` is not C-contiguous.
+        """
+        if self._exception is not None:
+            raise self._exception
+        if not self._buffer.copy_into(struct):
+            nbytes = structs.writable_nbytes(struct)
+            while not self._buffer.copy_into(struct):
+                if self._eof:
+                    raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
+                await self._wait_for_data("read_into", nbytes)
+        if self._paused:
+            self._maybe_resume_receiving()
+
+    def __aiter__(self) -> FrameReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    # Waiting and flow control.
+
+    async def _wait_for_data(self, func_name: str, nbytes: int, separator: bytes | None = None) -> None:
+        """Wait until ``nbytes`` are buffered, ``separator`` is, or EOF.
+
+        Caller must have checked that the wanted data is not buffered yet.
+        """
+        if self._waiter is not None:
+            raise RuntimeError(
+                f"{func_name}() called while another coroutine is already waiting for incoming data"
+            )
+        protocol = self._protocol
+        if protocol is not None:
+            # About to block: send what this task wrote, so a request goes
+            # out before we wait for its reply.
+            protocol.flush_writes()
+        self._wanted_nbytes = nbytes
+        self._wanted_separator = separator
+        if self._paused:
+            self._resume_receiving()
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            self._wanted_nbytes = 0
+            self._wanted_separator = None
+
+    def _wanted_data_arrived(self) -> bool:
+        separator = self._wanted_separator
+        if separator is None:
+            return len(self._buffer) >= self._wanted_nbytes
+        return (
+            self._buffer.find(separator) >= 0
+            or len(self._buffer) + 1 - len(separator) > self._limit
+        )
+
+    def _wake_waiter(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _pause_receiving(self) -> None:
+        if self._protocol is not None and self._protocol.pause_receiving():
+            self._paused = True
+
+    def _resume_receiving(self) -> None:
+        self._paused = False
+        if self._protocol is not None:
+            self._protocol.resume_receiving()
+
+    def _maybe_resume_receiving(self) -> None:
+        if self._paused and len(self._buffer) <= self._low_water:
+            self._resume_receiving()

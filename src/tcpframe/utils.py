@@ -1,0 +1,113 @@
+"""Module functions that work on asyncio streams and on tcpframe's own
+reader and writer."""
+
+__all__ = [
+    "KEEPALIVE_INTERVAL",
+    "KEEPALIVE_PROBES",
+    "KEEPALIVE_TIME",
+    "close_stream_writer",
+    "read_into",
+    "set_socket_options",
+    "write_from",
+]
+
+import asyncio
+import ctypes
+import socket
+import typing
+
+from ._kernels import structs
+from .constants import KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, KEEPALIVE_TIME
+from .reader import FrameReader
+from .writer import FrameWriter
+
+
+async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> None:
+    """Close a stream writer and wait until it is closed.
+
+    Safe to call more than once. `ConnectionError` (raised when the
+    connection was already lost) is swallowed; `asyncio.CancelledError` is
+    not.
+
+    Parameters
+    ----------
+    writer : `asyncio.StreamWriter` or `FrameWriter`
+        The writer to close.
+    """
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except ConnectionError:
+        pass
+
+
+async def read_into(reader: asyncio.StreamReader | FrameReader, struct: typing.Any) -> None:
+    """Read exactly enough bytes to fill ``struct`` and copy them into it.
+
+    Parameters
+    ----------
+    reader : `asyncio.StreamReader` or `FrameReader`
+        The reader.
+    struct : `ctypes.Structure` or other writable C-contiguous buffer
+        The struct to fill.
+
+    Raises
+    ------
+    asyncio.IncompleteReadError
+        If EOF comes first; ``partial`` holds the bytes received.
+    ConnectionError
+        If the connection is lost.
+    TypeError
+        If ``struct`` is not a writable buffer.
+    ValueError
+        If ``struct`` is not C-contiguous.
+    """
+    if isinstance(reader, FrameReader):
+        await reader.read_into(struct)
+        return
+    nbytes = structs.writable_nbytes(struct)
+    data = await reader.readexactly(nbytes)
+    if nbytes:
+        (ctypes.c_char * nbytes).from_buffer(struct).raw = data
+
+
+async def write_from(writer: asyncio.StreamWriter | FrameWriter, *structs_to_write: typing.Any) -> None:
+    """Write the bytes of one or more structs, then drain.
+
+    Parameters
+    ----------
+    writer : `asyncio.StreamWriter` or `FrameWriter`
+        The writer.
+    *structs_to_write : `ctypes.Structure` or other C-contiguous buffers
+        The structs to write, in order.
+    """
+    if isinstance(writer, FrameWriter):
+        writer.write_structs(structs_to_write)
+    else:
+        writer.write(structs.join_structs(structs_to_write))
+    await writer.drain()
+
+
+def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
+    """Turn on TCP keepalive for the writer's socket.
+
+    Uses `KEEPALIVE_TIME`, `KEEPALIVE_INTERVAL` and `KEEPALIVE_PROBES`, with
+    the option names of Linux (``TCP_KEEPIDLE``) or macOS
+    (``TCP_KEEPALIVE``). Does nothing if the writer has no socket.
+
+    Parameters
+    ----------
+    writer : `asyncio.StreamWriter` or `FrameWriter`
+        The writer whose socket to configure.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    idle_option = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
+    if idle_option is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, idle_option, KEEPALIVE_TIME)
+    if hasattr(socket, "TCP_KEEPINTVL"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+    if hasattr(socket, "TCP_KEEPCNT"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)

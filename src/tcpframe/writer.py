@@ -1,0 +1,161 @@
+"""The writing half of a tcpframe connection, with the asyncio.StreamWriter API."""
+
+from __future__ import annotations
+
+__all__ = ["FLUSH_SIZE", "FrameWriter"]
+
+import asyncio
+import typing
+from collections.abc import Iterable
+
+from ._kernels import structs
+
+if typing.TYPE_CHECKING:
+    from .protocol import FrameProtocol
+    from .reader import FrameReader
+
+# Pending bytes are handed to the transport once they reach this size, or
+# at the next turn of the event loop, or when this connection's reader is
+# about to wait, whichever comes first.
+FLUSH_SIZE = 2**16
+
+
+class FrameWriter:
+    """Write bytes and structs to one connection.
+
+    Offers the `asyncio.StreamWriter` API with the same semantics, plus
+    `write_structs`. Small writes are coalesced: they collect in one
+    pending buffer that goes to the transport in a single call, so a burst
+    of writes costs one ``send()`` rather than one each. `drain` still
+    honours the transport's high-water mark, and `close` and `write_eof`
+    send everything pending first.
+
+    Parameters
+    ----------
+    transport : `asyncio.Transport`
+        The connection's transport.
+    protocol : `FrameProtocol`
+        The connection's protocol (flow control and close tracking).
+    reader : `FrameReader`
+        The connection's reader (its exception ends drains).
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: FrameProtocol, reader: FrameReader) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._reader = reader
+        self._loop = asyncio.get_running_loop()
+        self._pending = bytearray()
+        self._flush_handle: asyncio.Handle | None = None
+
+    def __repr__(self) -> str:
+        return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        """The underlying transport."""
+        return self._transport
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` to be sent.
+
+        Raises
+        ------
+        TypeError
+            If ``data`` is not bytes-like.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if len(data) >= FLUSH_SIZE:
+            self.flush()
+            self._transport.write(data)
+            return
+        self._pending += data
+        self._pending_grew()
+
+    def writelines(self, data: Iterable[bytes]) -> None:
+        """Queue each item of ``data`` to be sent."""
+        for item in data:
+            self.write(item)
+
+    def write_structs(self, structs_to_write: Iterable[typing.Any]) -> None:
+        """Queue the bytes of each struct, copied straight from its memory.
+
+        Parameters
+        ----------
+        structs_to_write : iterable of C-contiguous buffers
+            `ctypes.Structure` instances, numpy arrays, bytes, ...
+        """
+        structs.append_structs(self._pending, structs_to_write)
+        self._pending_grew()
+
+    def flush(self) -> None:
+        """Hand every pending byte to the transport now."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._pending:
+            # The transport may keep a reference to what it is given, so
+            # give it the buffer and start a new one.
+            pending, self._pending = self._pending, bytearray()
+            self._transport.write(pending)
+
+    def can_write_eof(self) -> bool:
+        """Return True if the transport supports `write_eof`."""
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        """Send everything pending, then close the write side."""
+        self.flush()
+        self._transport.write_eof()
+
+    def is_closing(self) -> bool:
+        """Return True if the connection is closed or closing."""
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        """Send everything pending, then close the connection."""
+        if not self._transport.is_closing():
+            self.flush()
+        self._transport.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed.
+
+        Raises
+        ------
+        ConnectionError
+            If the connection ended with an error.
+        """
+        await self._protocol.wait_closed()
+
+    def get_extra_info(self, name: str, default: typing.Any = None) -> typing.Any:
+        """Return transport information, e.g. ``"socket"`` or ``"peername"``."""
+        return self._transport.get_extra_info(name, default)
+
+    async def drain(self) -> None:
+        """Wait until it is appropriate to write more.
+
+        Returns at once unless the transport's write buffer is above its
+        high-water mark.
+
+        Raises
+        ------
+        ConnectionError
+            If the connection was lost.
+        """
+        exc = self._reader.exception()
+        if exc is not None:
+            raise exc
+        if self._transport.is_closing():
+            # Let connection_lost run, so the wait below sees the loss.
+            await asyncio.sleep(0)
+        await self._protocol.wait_writable()
+
+    def _pending_grew(self) -> None:
+        if len(self._pending) >= FLUSH_SIZE:
+            self.flush()
+        elif self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self.flush)
