@@ -213,7 +213,9 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while reading.
         """
-        reader = await self._connected_reader()
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
         try:
             data = await reader.read(n)
         except ConnectionError:
@@ -233,7 +235,14 @@ class BaseClientOrServer(abc.ABC):
         asyncio.IncompleteReadError
             If EOF comes first; ``partial`` holds the bytes that came.
         """
-        reader = await self._connected_reader()
+        reader = self._reader
+        if reader is not None and not reader.connection_closing:
+            data = reader.readexactly_nowait(n)
+            if data is not None:
+                return data
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
         try:
             return await reader.readexactly(n)
         except _LOST_CONNECTION_ERRORS:
@@ -248,7 +257,9 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while reading.
         """
-        reader = await self._connected_reader()
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
         try:
             line = await reader.readline()
         except ConnectionError:
@@ -274,7 +285,14 @@ class BaseClientOrServer(abc.ABC):
             If the separator is not within the limit; the bytes stay
             buffered and can be read again.
         """
-        reader = await self._connected_reader()
+        reader = self._reader
+        if reader is not None and not reader.connection_closing:
+            chunk = reader.readuntil_nowait(separator)
+            if chunk is not None:
+                return chunk
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
         try:
             return await reader.readuntil(separator)
         except _LOST_CONNECTION_ERRORS:
@@ -291,7 +309,12 @@ class BaseClientOrServer(abc.ABC):
         asyncio.IncompleteReadError
             If EOF comes first; ``partial`` holds the bytes that came.
         """
-        reader = await self._connected_reader()
+        reader = self._reader
+        if reader is not None and not reader.connection_closing and reader.read_into_nowait(struct):
+            return
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
         try:
             await reader.read_into(struct)
         except _LOST_CONNECTION_ERRORS:
@@ -313,7 +336,12 @@ class BaseClientOrServer(abc.ABC):
             If the line cannot be decoded (strict); it has been consumed.
         """
         terminator = self._terminator
-        line = await self.readuntil(terminator)
+        reader = self._reader
+        line = None
+        if reader is not None and not reader.connection_closing:
+            line = reader.readuntil_nowait(terminator)
+        if line is None:
+            line = await self.readuntil(terminator)
         return line[: -len(terminator)].decode(self._encoding)
 
     async def read_json(self) -> typing.Any:
@@ -340,9 +368,12 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = await self._connected_writer()
+        if not self.connected:
+            await self._refuse_disconnected()
+        writer = typing.cast(FrameWriter, self._writer)
         writer.write(data)
-        await self._drain(writer)
+        if writer.must_drain():
+            await self._drain(writer)
 
     async def writelines(self, lines: Iterable[bytes]) -> None:
         """Write an iterable of `bytes` and drain.
@@ -352,9 +383,12 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = await self._connected_writer()
+        if not self.connected:
+            await self._refuse_disconnected()
+        writer = typing.cast(FrameWriter, self._writer)
         writer.writelines(lines)
-        await self._drain(writer)
+        if writer.must_drain():
+            await self._drain(writer)
 
     async def write_from(self, *structs: typing.Any) -> None:
         """Write the bytes of one or more `ctypes.Structure` (or other
@@ -365,9 +399,12 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = await self._connected_writer()
+        if not self.connected:
+            await self._refuse_disconnected()
+        writer = typing.cast(FrameWriter, self._writer)
         writer.write_structs(structs)
-        await self._drain(writer)
+        if writer.must_drain():
+            await self._drain(writer)
 
     async def write_str(self, line: str) -> None:
         """Encode ``line`` (strict), append `terminator`, write and drain.
@@ -379,7 +416,13 @@ class BaseClientOrServer(abc.ABC):
         UnicodeError
             If ``line`` cannot be encoded.
         """
-        await self.write(line.encode(self._encoding) + self._terminator)
+        data = line.encode(self._encoding) + self._terminator
+        if not self.connected:
+            await self._refuse_disconnected()
+        writer = typing.cast(FrameWriter, self._writer)
+        writer.write(data)
+        if writer.must_drain():
+            await self._drain(writer)
 
     async def write_json(self, data: typing.Any) -> None:
         """Write ``data`` as a JSON line with `write_str`.
@@ -392,16 +435,6 @@ class BaseClientOrServer(abc.ABC):
         await self.write_str(json.dumps(data))
 
     # Helpers.
-
-    async def _connected_reader(self) -> FrameReader:
-        if not self.connected:
-            await self._refuse_disconnected()
-        return typing.cast(FrameReader, self._reader)
-
-    async def _connected_writer(self) -> FrameWriter:
-        if not self.connected:
-            await self._refuse_disconnected()
-        return typing.cast(FrameWriter, self._writer)
 
     async def _refuse_disconnected(self) -> typing.NoReturn:
         if self._last_connected:

@@ -44,7 +44,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
         self._connection_lost = False
-        self._writing_paused = False
+        self.writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future] = collections.deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -67,6 +67,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connection_lost = True
+        self.reader.connection_closing = True
         if exc is None:
             self.reader.feed_eof()
             self._closed.set_result(None)
@@ -84,10 +85,10 @@ class FrameProtocol(asyncio.BufferedProtocol):
                     waiter.set_exception(exc)
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self.writing_paused = True
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
+        self.writing_paused = False
         while self._drain_waiters:
             waiter = self._drain_waiters.popleft()
             if not waiter.done():
@@ -122,7 +123,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         """
         if self._connection_lost:
             raise ConnectionResetError("Connection lost")
-        if not self._writing_paused:
+        if not self.writing_paused:
             return
         waiter = self._loop.create_future()
         self._drain_waiters.append(waiter)

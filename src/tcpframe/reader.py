@@ -53,6 +53,9 @@ class FrameReader:
         self._wanted_separator: bytes | None = None
         self._protocol: FrameProtocol | None = None
         self._paused = False
+        # Set once the connection is closing or lost (by this end or the
+        # peer); a cheap check for the clients' fast paths.
+        self.connection_closing = False
 
     def __repr__(self) -> str:
         state = [f"{len(self._buffer)} bytes"]
@@ -133,6 +136,18 @@ class FrameReader:
         self._maybe_resume_receiving()
         return data
 
+    def readexactly_nowait(self, n: int) -> bytes | None:
+        """Return exactly ``n`` bytes if they are buffered, else None.
+
+        Never waits; consumes nothing when it returns None.
+        """
+        if self._exception is not None:
+            raise self._exception
+        data = self._buffer.take_exactly(n)
+        if self._paused:
+            self._maybe_resume_receiving()
+        return data
+
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
 
@@ -143,15 +158,28 @@ class FrameReader:
         ValueError
             If ``n`` is negative.
         """
-        if self._exception is not None:
-            raise self._exception
-        while (data := self._buffer.take_exactly(n)) is None:
+        while (data := self.readexactly_nowait(n)) is None:
             if self._eof:
                 raise asyncio.IncompleteReadError(self._buffer.take(), n)
             await self._wait_for_data("readexactly", n)
+        return data
+
+    def readuntil_nowait(self, separator: bytes = b"\n") -> bytes | None:
+        """Return the bytes through ``separator`` if it is buffered, else None.
+
+        Never waits; consumes nothing when it returns None.
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `readuntil`.
+        """
+        if self._exception is not None:
+            raise self._exception
+        chunk = self._buffer.take_until(separator, self._limit)
         if self._paused:
             self._maybe_resume_receiving()
-        return data
+        return chunk
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Read through the first ``separator``; return it included.
@@ -164,14 +192,10 @@ class FrameReader:
             If the separator is not within `limit` bytes; the bytes stay
             buffered and can be read again.
         """
-        if self._exception is not None:
-            raise self._exception
-        while (chunk := self._buffer.take_until(separator, self._limit)) is None:
+        while (chunk := self.readuntil_nowait(separator)) is None:
             if self._eof:
                 raise asyncio.IncompleteReadError(self._buffer.take(), None)
             await self._wait_for_data("readuntil", 0, separator)
-        if self._paused:
-            self._maybe_resume_receiving()
         return chunk
 
     async def readline(self) -> bytes:
@@ -195,6 +219,20 @@ class FrameReader:
             self._maybe_resume_receiving()
             raise ValueError(e.args[0]) from None
 
+    def read_into_nowait(self, struct: typing.Any) -> bool:
+        """Fill ``struct`` from buffered bytes if enough are buffered.
+
+        Never waits. Returns True if ``struct`` was filled, False (and
+        consumes nothing) if fewer bytes than its size are buffered.
+        """
+        if self._exception is not None:
+            raise self._exception
+        if self._buffer.copy_into(struct):
+            if self._paused:
+                self._maybe_resume_receiving()
+            return True
+        return False
+
     async def read_into(self, struct: typing.Any) -> None:
         """Fill ``struct`` with the next bytes: all of it or nothing.
 
@@ -212,16 +250,13 @@ class FrameReader:
         ValueError
             If ``struct`` is not C-contiguous.
         """
-        if self._exception is not None:
-            raise self._exception
-        if not self._buffer.copy_into(struct):
-            nbytes = structs.writable_nbytes(struct)
-            while not self._buffer.copy_into(struct):
-                if self._eof:
-                    raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
-                await self._wait_for_data("read_into", nbytes)
-        if self._paused:
-            self._maybe_resume_receiving()
+        if self.read_into_nowait(struct):
+            return
+        nbytes = structs.writable_nbytes(struct)
+        while not self.read_into_nowait(struct):
+            if self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
+            await self._wait_for_data("read_into", nbytes)
 
     def __aiter__(self) -> FrameReader:
         return self

@@ -119,6 +119,7 @@ class FrameWriter:
         """Send everything pending, then close the connection."""
         if not self._transport.is_closing():
             self.flush()
+        self._reader.connection_closing = True
         self._transport.close()
 
     async def wait_closed(self) -> None:
@@ -153,6 +154,13 @@ class FrameWriter:
             # Let connection_lost run, so the wait below sees the loss.
             await asyncio.sleep(0)
         await self._protocol.wait_writable()
+
+    def must_drain(self) -> bool:
+        """Return True if `drain` could wait or raise; False if it would
+        return at once."""
+        return self._protocol.writing_paused or self._transport.is_closing() or (
+            self._reader.exception() is not None
+        )
 
     def _pending_grew(self) -> None:
         if len(self._pending) >= FLUSH_SIZE:
