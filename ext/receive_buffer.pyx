@@ -1,1 +1,384 @@
-"""Placeholder: being written."""
+"""Compiled receive buffer; its twin is ``tcpframe._pure.receive_buffer``.
+
+All unread bytes live in one growable block of memory. The transport
+receives straight into its free tail (`ReceiveBuffer.get_buffer`), readers
+copy out of its front with one ``memcpy`` each, and separator scans use
+``memchr``/``memmem`` and never look at a byte twice.
+"""
+
+__all__ = ["ReceiveBuffer"]
+
+from asyncio import LimitOverrunError
+
+cimport cython
+from cpython.buffer cimport (
+    PyBUF_FORMAT,
+    PyBUF_FULL_RO,
+    PyBUF_ND,
+    PyBUF_SIMPLE,
+    PyBUF_STRIDES,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.memoryview cimport PyMemoryView_FromObject
+from libc.string cimport memchr, memcpy, memmove
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+cdef extern from "string.h" nogil:
+    # GNU extension; setup.py defines _GNU_SOURCE.
+    void* memmem(const void* haystack, size_t haystacklen,
+                 const void* needle, size_t needlelen)
+
+DEFAULT_CHUNK_SIZE = 65536
+
+
+def check_separator(separator: object) -> bytes:
+    """Return ``separator`` as bytes, or raise for an unusable separator."""
+    if not isinstance(separator, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"separator must be bytes, not {type(separator).__name__}"
+        )
+    cdef bytes checked = bytes(separator)
+    if PyBytes_GET_SIZE(checked) == 0:
+        raise ValueError("Separator should be at least one-byte string")
+    return checked
+
+
+cdef int acquire_writable(object target, Py_buffer* view) except -1:
+    try:
+        PyObject_GetBuffer(target, view, PyBUF_FULL_RO)
+    except TypeError:
+        raise TypeError(
+            f"{type(target).__name__} does not support the buffer protocol"
+        ) from None
+    if view.readonly:
+        PyBuffer_Release(view)
+        raise TypeError(f"cannot read into a read-only {type(target).__name__}")
+    if not PyBuffer_IsContiguous(view, c"C"):
+        PyBuffer_Release(view)
+        raise ValueError(f"cannot read into a non-C-contiguous {type(target).__name__}")
+    return 0
+
+
+def writable_view(target: object) -> memoryview:
+    """Return a memoryview of ``target`` after checking it can be filled.
+
+    Raises
+    ------
+    TypeError
+        If ``target`` does not support the buffer protocol or is read-only.
+    ValueError
+        If ``target`` is not C-contiguous.
+    """
+    cdef Py_buffer view
+    acquire_writable(target, &view)
+    PyBuffer_Release(&view)
+    return memoryview(target)
+
+
+# get_buffer could wrap the free tail with PyMemoryView_FromMemory, but that
+# view would not own the memory: a caller keeping it past the next
+# get_buffer/feed would write into freed storage after a realloc. A FreeTail
+# instead counts its exports in the ReceiveBuffer, which refuses to
+# reallocate while any is alive (BufferError, like a resized bytearray).
+# The cost, one small object per get_buffer, is paid once per recv call.
+@cython.final
+cdef class FreeTail:
+    """Exporter of the free tail that a `ReceiveBuffer` offers for receiving."""
+
+    cdef ReceiveBuffer owner
+    cdef Py_ssize_t offset
+    cdef Py_ssize_t size
+    cdef Py_ssize_t stride
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        # The address is computed per export: storage may have moved since
+        # this tail was offered, but offset + size still lies within it.
+        view.buf = self.owner.storage + self.offset
+        view.obj = self
+        view.len = self.size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = &self.size if flags & PyBUF_ND else NULL
+        view.strides = &self.stride if flags & PyBUF_STRIDES else NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+        self.owner.exports += 1
+
+    def __releasebuffer__(self, Py_buffer* view):
+        self.owner.exports -= 1
+
+
+@cython.final
+cdef class ReceiveBuffer:
+    """Bytes received from a transport and not yet read.
+
+    A protocol feeds the buffer with `get_buffer` / `buffer_updated` (as an
+    `asyncio.BufferedProtocol` does) or with `feed`; readers take bytes out
+    of the front. Separator scanning resumes where the previous scan for the
+    same separator stopped, so no byte is scanned twice.
+
+    Parameters
+    ----------
+    chunk_size : `int`, optional
+        Minimum free space offered by `get_buffer`.
+    """
+
+    def __init__(self, Py_ssize_t chunk_size=DEFAULT_CHUNK_SIZE):
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        self.chunk_size = chunk_size
+        self.start = self.end = 0
+        self.offered = 0
+        self.scan_separator = None
+        self.scan_from = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.storage)
+
+    def __len__(self):
+        return self.end - self.start
+
+    def get_buffer(self, Py_ssize_t sizehint=-1):
+        """Return a writable buffer for the transport to receive into.
+
+        The buffer is valid until the next call to `get_buffer` or `feed`.
+
+        Parameters
+        ----------
+        sizehint : `int`, optional
+            Wanted size; at least ``chunk_size`` bytes are offered anyway.
+        """
+        self.make_room(max(sizehint, self.chunk_size))
+        cdef FreeTail tail = FreeTail.__new__(FreeTail)
+        tail.owner = self
+        tail.offset = self.end
+        tail.size = self.capacity - self.end
+        tail.stride = 1
+        self.offered = tail.size
+        return PyMemoryView_FromObject(tail)
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        """Commit ``nbytes`` received into the buffer from `get_buffer`."""
+        if not 0 <= nbytes <= self.offered:
+            raise ValueError(f"nbytes={nbytes} is outside the offered buffer")
+        self.end += nbytes
+        self.offered = 0
+
+    def feed(self, data):
+        """Append a copy of the bytes-like ``data``."""
+        if isinstance(data, str):
+            raise TypeError("data must be bytes-like, not str")
+        cdef Py_buffer view
+        try:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        except (TypeError, ValueError, BufferError):
+            raise TypeError(
+                f"data must be a contiguous bytes-like object, not {type(data).__name__}"
+            ) from None
+        try:
+            self.make_room(view.len)
+            memcpy(self.storage + self.end, view.buf, view.len)
+            self.end += view.len
+            self.offered = 0
+        finally:
+            PyBuffer_Release(&view)
+
+    def clear(self):
+        """Discard all buffered bytes."""
+        self.consume(self.end - self.start)
+
+    def peek(self, Py_ssize_t n):
+        """Return up to ``n`` bytes from the front without consuming them."""
+        if n < 0:
+            raise ValueError(f"n must not be negative, not {n}")
+        return PyBytes_FromStringAndSize(
+            self.storage + self.start, min(n, self.end - self.start)
+        )
+
+    def skip(self, Py_ssize_t n):
+        """Discard up to ``n`` bytes from the front; return how many."""
+        if n < 0:
+            raise ValueError(f"n must not be negative, not {n}")
+        n = min(n, self.end - self.start)
+        self.consume(n)
+        return n
+
+    def take(self, Py_ssize_t n=-1):
+        """Consume and return up to ``n`` bytes (all of them if ``n < 0``)."""
+        if n < 0 or n > self.end - self.start:
+            n = self.end - self.start
+        return self.take_bytes(n)
+
+    def take_exactly(self, Py_ssize_t n):
+        """Consume and return exactly ``n`` bytes, or None if fewer are buffered.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is negative.
+        """
+        if n < 0:
+            raise ValueError("readexactly size can not be less than zero")
+        if self.end - self.start < n:
+            return None
+        return self.take_bytes(n)
+
+    def find(self, separator):
+        """Return the offset of ``separator`` in the buffered bytes, or -1.
+
+        Scanning resumes where the previous `find` of the same separator
+        stopped.
+
+        Raises
+        ------
+        TypeError
+            If ``separator`` is not bytes-like.
+        ValueError
+            If ``separator`` is empty.
+        """
+        return self.find_separator(self.scan_for(separator))
+
+    def take_until(self, separator, Py_ssize_t limit):
+        """Consume and return the bytes up to and including ``separator``.
+
+        Follows `asyncio.StreamReader.readuntil`: the separator must start
+        within ``limit`` bytes of the front.
+
+        Returns
+        -------
+        chunk : `bytes` | None
+            The bytes through the separator, or None if the separator is not
+            buffered yet (nothing is consumed).
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            If the separator starts beyond ``limit``, or is not buffered and
+            the buffered bytes already exceed ``limit``. Nothing is consumed;
+            ``consumed`` is the offending offset.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        cdef bytes checked = self.scan_for(separator)
+        cdef Py_ssize_t index = self.find_separator(checked)
+        cdef Py_ssize_t offset
+        if index < 0:
+            offset = self.end - self.start + 1 - PyBytes_GET_SIZE(checked)
+            if offset > limit:
+                raise LimitOverrunError(
+                    "Separator is not found, and chunk exceed the limit", offset
+                )
+            return None
+        if index > limit:
+            raise LimitOverrunError(
+                "Separator is found, but chunk is longer than limit", index
+            )
+        return self.take_bytes(index + PyBytes_GET_SIZE(checked))
+
+    def copy_into(self, target):
+        """Fill the writable buffer ``target`` from the front, all or nothing.
+
+        Parameters
+        ----------
+        target : writable C-contiguous buffer
+            For example a `ctypes.Structure`, `bytearray` or numpy array.
+
+        Returns
+        -------
+        filled : `bool`
+            True if ``target`` was filled and its size consumed; False if
+            fewer bytes are buffered (nothing is copied or consumed).
+
+        Raises
+        ------
+        TypeError
+            If ``target`` is not a buffer or is read-only.
+        ValueError
+            If ``target`` is not C-contiguous.
+        """
+        cdef Py_buffer view
+        acquire_writable(target, &view)
+        try:
+            if view.len > self.end - self.start:
+                return False
+            if view.len:
+                memcpy(view.buf, self.storage + self.start, view.len)
+                self.consume(view.len)
+            return True
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef int make_room(self, Py_ssize_t size) except -1:
+        cdef Py_ssize_t unread = self.end - self.start
+        cdef Py_ssize_t capacity
+        cdef char* storage
+        if unread == 0:
+            self.start = self.end = 0
+        if self.capacity - self.end >= size:
+            return 0
+        # Compact only when the consumed prefix is at least as long as the
+        # unread bytes, so every byte moved is paid for by a byte consumed
+        # and a slowly drained buffer is not moved over and over.
+        if self.capacity - unread >= size and self.start >= unread:
+            memmove(self.storage, self.storage + self.start, unread)
+            self.start = 0
+            self.end = unread
+            return 0
+        if self.exports:
+            raise BufferError(
+                "cannot grow the receive buffer while a view from get_buffer is alive"
+            )
+        if size > PY_SSIZE_T_MAX - unread:
+            raise MemoryError(f"cannot buffer {size} more bytes")
+        capacity = max(2 * self.capacity, unread + size)
+        if self.start:
+            memmove(self.storage, self.storage + self.start, unread)
+            self.start = 0
+            self.end = unread
+        storage = <char*>PyMem_Realloc(self.storage, capacity)
+        if storage == NULL:
+            raise MemoryError(f"cannot grow the receive buffer to {capacity} bytes")
+        self.storage = storage
+        self.capacity = capacity
+        return 0
+
+    cdef bytes scan_for(self, object separator):
+        if separator is self.scan_separator and separator is not None:
+            return self.scan_separator
+        cdef bytes checked = check_separator(separator)
+        if self.scan_separator is None or checked != self.scan_separator:
+            self.scan_separator = checked
+            self.scan_from = 0
+        return self.scan_separator
+
+    cdef Py_ssize_t find_separator(self, bytes separator):
+        cdef const char* data = self.storage + self.start
+        cdef Py_ssize_t unread = self.end - self.start
+        cdef Py_ssize_t length = PyBytes_GET_SIZE(separator)
+        cdef const char* found = NULL
+        if unread - self.scan_from >= length:
+            if length == 1:
+                found = <const char*>memchr(
+                    data + self.scan_from, PyBytes_AS_STRING(separator)[0],
+                    unread - self.scan_from,
+                )
+            else:
+                found = <const char*>memmem(
+                    data + self.scan_from, unread - self.scan_from,
+                    PyBytes_AS_STRING(separator), length,
+                )
+        if found == NULL:
+            self.scan_from = max(0, unread + 1 - length)
+            return -1
+        self.scan_from = found - data
+        return self.scan_from

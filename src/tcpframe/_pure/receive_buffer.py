@@ -14,9 +14,10 @@ def check_separator(separator: object) -> bytes:
         raise TypeError(
             f"separator must be bytes, not {type(separator).__name__}"
         )
-    if len(separator) == 0:
+    checked = bytes(separator)
+    if not checked:
         raise ValueError("Separator should be at least one-byte string")
-    return bytes(separator)
+    return checked
 
 
 def writable_view(target: object) -> memoryview:
@@ -66,8 +67,9 @@ class ReceiveBuffer:
         # The twin receives into a scratch chunk and appends it to _data,
         # because a live export of _data would forbid consuming from it.
         self._scratch = bytearray(chunk_size)
-        self._scratch_view = memoryview(self._scratch)
-        self._scan_separator = b""
+        # Size of the view offered by the last get_buffer; 0 once committed.
+        self._offered = 0
+        self._scan_separator: bytes | None = None
         self._scan_from = 0
 
     def __len__(self) -> int:
@@ -86,20 +88,33 @@ class ReceiveBuffer:
         size = max(sizehint, self._chunk_size)
         if len(self._scratch) < size:
             self._scratch = bytearray(size)
-            self._scratch_view = memoryview(self._scratch)
-        return self._scratch_view
+        self._offered = len(self._scratch)
+        # A new view each time: the caller may release it.
+        return memoryview(self._scratch)
 
     def buffer_updated(self, nbytes: int) -> None:
         """Commit ``nbytes`` received into the buffer from `get_buffer`."""
-        if not 0 <= nbytes <= len(self._scratch):
+        if not 0 <= nbytes <= self._offered:
             raise ValueError(f"nbytes={nbytes} is outside the offered buffer")
-        self._data += self._scratch_view[:nbytes]
+        with memoryview(self._scratch) as scratch:
+            self._data += scratch[:nbytes]
+        self._offered = 0
 
     def feed(self, data: object) -> None:
         """Append a copy of the bytes-like ``data``."""
         if isinstance(data, str):
             raise TypeError("data must be bytes-like, not str")
-        self._data += data
+        message = f"data must be a contiguous bytes-like object, not {type(data).__name__}"
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise TypeError(message) from None
+        # Through a memoryview: ``bytearray += ndarray`` would be numpy's add.
+        with view:
+            if not view.c_contiguous:
+                raise TypeError(message)
+            self._data += view
+        self._offered = 0
 
     def clear(self) -> None:
         """Discard all buffered bytes."""
@@ -152,12 +167,14 @@ class ReceiveBuffer:
         ValueError
             If ``separator`` is empty.
         """
-        if separator != self._scan_separator:
-            self._scan_separator = check_separator(separator)
-            self._scan_from = 0
+        if self._scan_separator is None or separator is not self._scan_separator:
+            separator = check_separator(separator)
+            if separator != self._scan_separator:
+                self._scan_separator = separator
+                self._scan_from = 0
         index = self._data.find(self._scan_separator, self._scan_from)
         if index < 0:
-            self._scan_from = max(0, len(self._data) + 1 - len(separator))
+            self._scan_from = max(0, len(self._data) + 1 - len(self._scan_separator))
         else:
             self._scan_from = index
         return index
@@ -184,8 +201,9 @@ class ReceiveBuffer:
         if limit < 0:
             raise ValueError(f"limit must not be negative, not {limit}")
         index = self.find(separator)
+        separator_length = len(self._scan_separator)
         if index < 0:
-            offset = len(self._data) + 1 - len(separator)
+            offset = len(self._data) + 1 - separator_length
             if offset > limit:
                 raise asyncio.LimitOverrunError(
                     "Separator is not found, and chunk exceed the limit", offset
@@ -195,7 +213,7 @@ class ReceiveBuffer:
             raise asyncio.LimitOverrunError(
                 "Separator is found, but chunk is longer than limit", index
             )
-        return self._consume(index + len(separator))
+        return self._consume(index + separator_length)
 
     def copy_into(self, target: object) -> bool:
         """Fill the writable buffer ``target`` from the front, all or nothing.

@@ -38,7 +38,7 @@ def join_structs(structs: Iterable[object]) -> bytes:
     ValueError
         If an item is not C-contiguous.
     """
-    return b"".join(_check_readable(struct) for struct in structs)
+    return b"".join([_readable_view(struct) for struct in structs])
 
 
 def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
@@ -53,8 +53,11 @@ def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
     """
     if not isinstance(dest, bytearray):
         raise TypeError(f"dest must be a bytearray, not {type(dest).__name__}")
-    for struct in structs:
-        dest += _check_readable(struct)
+    # Hold every item's buffer while dest grows, as the compiled kernel
+    # does: a bad item, or an item sharing dest's memory (BufferError),
+    # leaves dest unchanged.
+    views = [_readable_view(struct) for struct in structs]
+    dest += b"".join(views)
 
 
 def decode_records(data: object, dtype: object, count: int = -1) -> np.ndarray:
@@ -78,7 +81,9 @@ def decode_records(data: object, dtype: object, count: int = -1) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype.itemsize == 0:
         raise ValueError("dtype must have a nonzero itemsize")
-    with memoryview(_check_readable(data)) as view:
+    if dtype.hasobject:
+        raise TypeError("dtype must not hold Python objects")
+    with _readable_view(data) as view:
         nbytes = view.nbytes
         if count < 0:
             if nbytes % dtype.itemsize:
@@ -97,7 +102,7 @@ def decode_records(data: object, dtype: object, count: int = -1) -> np.ndarray:
     return records
 
 
-def _check_readable(source: object) -> object:
+def _readable_view(source: object) -> memoryview:
     if isinstance(source, str):
         raise TypeError("expected a bytes-like object, not str")
     try:
@@ -106,7 +111,7 @@ def _check_readable(source: object) -> object:
         raise TypeError(
             f"{type(source).__name__} does not support the buffer protocol"
         ) from None
-    with view:
-        if not view.c_contiguous:
-            raise ValueError(f"{type(source).__name__} is not C-contiguous")
-    return source
+    if not view.c_contiguous:
+        view.release()
+        raise ValueError(f"{type(source).__name__} is not C-contiguous")
+    return view

@@ -1,0 +1,61 @@
+"""Declarations of ``tcpframe._compiled.receive_buffer`` for cimport.
+
+This file sits in the package layout under ``ext/`` because Cython finds
+the ``.pxd`` of the module ``tcpframe._compiled.receive_buffer`` (built from
+``ext/receive_buffer.pyx``) by its dotted name, not next to the ``.pyx``.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+
+@cython.final
+cdef class ReceiveBuffer:
+    cdef:
+        # The unread bytes are storage[start:end]; storage[end:capacity] is
+        # free space that get_buffer offers to the transport.
+        char* storage
+        Py_ssize_t start
+        Py_ssize_t end
+        Py_ssize_t capacity
+        Py_ssize_t chunk_size
+        # Size of the free tail offered by the last get_buffer; 0 once it is
+        # committed by buffer_updated or overwritten by feed.
+        Py_ssize_t offered
+        # Live buffer exports of offered free tails. While any is alive the
+        # storage is never reallocated (it may still be compacted).
+        Py_ssize_t exports
+        # Separator of the last scan (None before the first), and the offset
+        # relative to start where the next scan for it begins: no earlier
+        # byte starts that separator.
+        bytes scan_separator
+        Py_ssize_t scan_from
+
+    # Caller must ensure 0 <= n <= self.end - self.start.
+    cdef inline void consume(self, Py_ssize_t n):
+        self.start += n
+        self.scan_from = self.scan_from - n if self.scan_from > n else 0
+
+    # Caller must ensure 0 <= n <= self.end - self.start.
+    cdef inline bytes take_bytes(self, Py_ssize_t n):
+        cdef bytes chunk = PyBytes_FromStringAndSize(self.storage + self.start, n)
+        self.consume(n)
+        return chunk
+
+    # Caller must ensure size >= 0, and must hold no pointer into storage
+    # across this call: it may move the unread bytes to the front or
+    # reallocate the storage.
+    cdef int make_room(self, Py_ssize_t size) except -1
+
+    # Caller may pass any object; raises like check_separator. Returns the
+    # separator as bytes, restarting the scan if it differs from the last.
+    cdef bytes scan_for(self, object separator)
+
+    # Caller must pass the bytes returned by scan_for for this scan.
+    cdef Py_ssize_t find_separator(self, bytes separator)
+
+
+# Caller must release ``view`` with PyBuffer_Release when this returns 0.
+# Fills ``view`` from a writable C-contiguous buffer; raises TypeError (not
+# a buffer, read-only) or ValueError (not C-contiguous) like writable_view.
+cdef int acquire_writable(object target, Py_buffer* view) except -1

@@ -1,0 +1,46 @@
+"""Compiled receive buffer; same API as ``tcpframe._pure.receive_buffer``."""
+
+from typing_extensions import Buffer
+
+__all__ = ["ReceiveBuffer"]
+
+DEFAULT_CHUNK_SIZE: int
+
+def check_separator(separator: object) -> bytes:
+    """Return ``separator`` as bytes, or raise for an unusable separator."""
+
+def writable_view(target: object) -> memoryview:
+    """Return a memoryview of ``target`` after checking it can be filled."""
+
+class ReceiveBuffer:
+    """Bytes received from a transport and not yet read."""
+
+    def __init__(self, chunk_size: int = 65536) -> None: ...
+    def __len__(self) -> int: ...
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Return a writable buffer for the transport to receive into.
+
+        The buffer is valid until the next call to `get_buffer` or `feed`.
+        """
+    def buffer_updated(self, nbytes: int) -> None:
+        """Commit ``nbytes`` received into the buffer from `get_buffer`."""
+    def feed(self, data: Buffer) -> None:
+        """Append a copy of the bytes-like ``data``."""
+    def clear(self) -> None:
+        """Discard all buffered bytes."""
+    def peek(self, n: int) -> bytes:
+        """Return up to ``n`` bytes from the front without consuming them."""
+    def skip(self, n: int) -> int:
+        """Discard up to ``n`` bytes from the front; return how many."""
+    def take(self, n: int = -1) -> bytes:
+        """Consume and return up to ``n`` bytes (all of them if ``n < 0``)."""
+    def take_exactly(self, n: int) -> bytes | None:
+        """Consume and return exactly ``n`` bytes, or None if fewer are buffered."""
+    def find(self, separator: bytes | bytearray | memoryview) -> int:
+        """Return the offset of ``separator`` in the buffered bytes, or -1."""
+    def take_until(
+        self, separator: bytes | bytearray | memoryview, limit: int
+    ) -> bytes | None:
+        """Consume and return the bytes up to and including ``separator``."""
+    def copy_into(self, target: Buffer) -> bool:
+        """Fill the writable buffer ``target`` from the front, all or nothing."""

@@ -1,0 +1,537 @@
+"""Tests for the receive buffer kernel, through whichever implementation is active.
+
+``tcpframe._kernels.receive_buffer`` is the compiled module, or its
+pure-Python twin under ``TCPFRAME_PURE_PYTHON=1``; the suite runs both
+ways. Tests of behaviour only the compiled module has import it directly.
+"""
+
+import asyncio
+import ctypes
+
+import numpy as np
+import pytest
+
+from tcpframe._compiled import receive_buffer as compiled
+from tcpframe._kernels import receive_buffer
+
+ReceiveBuffer = receive_buffer.ReceiveBuffer
+
+SEPARATORS = [b"\n", b"\r\n", b"XYZZY"]
+
+
+class Header(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [
+        ("sync", ctypes.c_uint8),
+        ("sequence", ctypes.c_uint32),
+        ("value", ctypes.c_double),
+    ]
+
+
+def filled(*chunks: bytes, chunk_size: int = 16) -> ReceiveBuffer:
+    buffer = ReceiveBuffer(chunk_size)
+    for chunk in chunks:
+        buffer.feed(chunk)
+    return buffer
+
+
+def receive(buffer: ReceiveBuffer, data: bytes, sizehint: int = -1) -> None:
+    """Deliver ``data`` as a transport does, through get_buffer/buffer_updated."""
+    view = buffer.get_buffer(sizehint)
+    assert len(view) >= len(data)
+    view[: len(data)] = data
+    view.release()
+    buffer.buffer_updated(len(data))
+
+
+# construction, feed, len, clear
+
+
+def test_new_buffer_is_empty() -> None:
+    buffer = ReceiveBuffer()
+    assert len(buffer) == 0
+    assert buffer.take() == b""
+    assert buffer.find(b"\n") == -1
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1])
+def test_chunk_size_must_be_positive(chunk_size: int) -> None:
+    with pytest.raises(ValueError, match="chunk_size must be positive"):
+        ReceiveBuffer(chunk_size)
+
+
+def test_feed_appends_bytes_like_objects() -> None:
+    header = Header(0xA5, 7, 1.5)
+    buffer = filled(
+        b"ab",
+        bytearray(b"cd"),
+        memoryview(b"xefx")[1:3],
+        np.array([0x6867], dtype="<u2"),
+        header,
+    )
+    assert len(buffer) == 8 + ctypes.sizeof(Header)
+    assert buffer.take(8) == b"abcdefgh"
+    assert buffer.take() == bytes(header)
+
+
+def test_feed_copies_the_data() -> None:
+    data = bytearray(b"abc")
+    buffer = filled(data)
+    data[0] = ord("z")
+    assert buffer.take() == b"abc"
+
+
+def test_feed_rejects_str() -> None:
+    buffer = ReceiveBuffer()
+    with pytest.raises(TypeError, match="data must be bytes-like, not str"):
+        buffer.feed("text")
+    assert len(buffer) == 0
+
+
+@pytest.mark.parametrize("data", [12, None, np.arange(8, dtype=np.uint8)[::2]])
+def test_feed_rejects_non_buffers_and_non_contiguous_buffers(data: object) -> None:
+    buffer = ReceiveBuffer()
+    with pytest.raises(TypeError):
+        buffer.feed(data)
+    assert len(buffer) == 0
+
+
+def test_feed_of_nothing_changes_nothing() -> None:
+    buffer = filled(b"ab", b"")
+    assert len(buffer) == 2
+
+
+def test_clear_discards_everything() -> None:
+    buffer = filled(b"line\nrest")
+    assert buffer.find(b"\n") == 4
+    buffer.clear()
+    assert len(buffer) == 0
+    buffer.feed(b"ab\n")
+    assert buffer.find(b"\n") == 2
+
+
+# peek, skip, take, take_exactly
+
+
+def test_peek_does_not_consume() -> None:
+    buffer = filled(b"abcdef")
+    assert buffer.peek(3) == b"abc"
+    assert buffer.peek(100) == b"abcdef"
+    assert buffer.peek(0) == b""
+    assert len(buffer) == 6
+
+
+def test_skip_discards_up_to_n_bytes() -> None:
+    buffer = filled(b"abcdef")
+    assert buffer.skip(2) == 2
+    assert buffer.peek(2) == b"cd"
+    assert buffer.skip(100) == 4
+    assert buffer.skip(1) == 0
+    assert len(buffer) == 0
+
+
+@pytest.mark.parametrize("method", ["peek", "skip"])
+def test_negative_sizes_are_rejected(method: str) -> None:
+    buffer = filled(b"abc")
+    with pytest.raises(ValueError, match="n must not be negative, not -1"):
+        getattr(buffer, method)(-1)
+    assert buffer.take() == b"abc"
+
+
+def test_take_returns_up_to_n_bytes() -> None:
+    buffer = filled(b"abc", b"def")
+    assert buffer.take(2) == b"ab"
+    assert buffer.take(0) == b""
+    assert buffer.take(100) == b"cdef"
+    assert buffer.take(5) == b""
+
+
+@pytest.mark.parametrize("n", [-1, -100])
+def test_take_negative_takes_everything(n: int) -> None:
+    buffer = filled(b"abc", b"def")
+    assert type(buffer.take(n)) is bytes
+    assert len(buffer) == 0
+
+
+def test_take_exactly_waits_for_enough_bytes() -> None:
+    buffer = filled(b"abc")
+    assert buffer.take_exactly(4) is None
+    assert len(buffer) == 3
+    buffer.feed(b"de")
+    assert buffer.take_exactly(4) == b"abcd"
+    assert buffer.take_exactly(0) == b""
+    assert buffer.take_exactly(1) == b"e"
+    assert buffer.take_exactly(1) is None
+
+
+def test_take_exactly_rejects_negative_size() -> None:
+    buffer = filled(b"abc")
+    with pytest.raises(ValueError, match="readexactly size can not be less than zero"):
+        buffer.take_exactly(-1)
+    assert len(buffer) == 3
+
+
+# find and take_until
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_find_returns_offset_of_first_separator(separator: bytes) -> None:
+    buffer = filled(b"ab" + separator + b"cd" + separator)
+    assert buffer.find(separator) == 2
+    assert buffer.find(separator) == 2
+    assert len(buffer) == 4 + 2 * len(separator)
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_find_returns_minus_one_without_separator(separator: bytes) -> None:
+    buffer = filled(b"no separator here")
+    assert buffer.find(separator) == -1
+
+
+@pytest.mark.parametrize("separator", [bytearray(b"\r\n"), memoryview(b"\r\n")])
+def test_find_accepts_bytearray_and_memoryview_separators(separator: object) -> None:
+    buffer = filled(b"a\r\nb")
+    assert buffer.find(separator) == 1
+    assert buffer.take_until(separator, 10) == b"a\r\n"
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_find_finds_separator_split_across_feeds(separator: bytes) -> None:
+    data = b"0123456789" + separator + b"tail"
+    for split in range(len(data) + 1):
+        buffer = filled(chunk_size=4)
+        found = -1
+        for chunk in (data[:split], data[split:]):
+            buffer.feed(chunk)
+            found = buffer.find(separator)
+            if found >= 0:
+                break
+        assert found == 10, split
+
+
+def test_find_resumes_after_a_partial_match() -> None:
+    buffer = filled(b"aXYZZ")
+    assert buffer.find(b"XYZZY") == -1
+    buffer.feed(b"XYZZY")
+    assert buffer.find(b"XYZZY") == 5
+
+
+def test_find_restarts_for_a_different_separator() -> None:
+    buffer = filled(b"one XYZZY two\n")
+    assert buffer.find(b"\n") == 13
+    assert buffer.find(b"XYZZY") == 4
+    assert buffer.find(b"\n") == 13
+
+
+def test_find_rescans_nothing_after_consumption() -> None:
+    buffer = filled(b"aa\nbb\ncc")
+    assert buffer.take_until(b"\n", 10) == b"aa\n"
+    assert buffer.find(b"\n") == 2
+    buffer.skip(1)
+    assert buffer.find(b"\n") == 1
+    assert buffer.take_until(b"\n", 10) == b"b\n"
+    assert buffer.find(b"\n") == -1
+    buffer.feed(b"\n")
+    assert buffer.find(b"\n") == 2
+
+
+@pytest.mark.parametrize("separator", [b"", bytearray(), memoryview(b"")])
+def test_empty_separator_is_rejected(separator: object) -> None:
+    buffer = filled(b"abc")
+    with pytest.raises(ValueError, match="Separator should be at least one-byte string"):
+        buffer.find(separator)
+    with pytest.raises(ValueError, match="Separator should be at least one-byte string"):
+        buffer.take_until(separator, 10)
+    assert len(buffer) == 3
+
+
+@pytest.mark.parametrize(
+    ("separator", "type_name"), [("\n", "str"), (10, "int"), (None, "NoneType")]
+)
+def test_non_bytes_separator_is_rejected(separator: object, type_name: str) -> None:
+    buffer = filled(b"a\nb")
+    with pytest.raises(TypeError, match=f"separator must be bytes, not {type_name}"):
+        buffer.find(separator)
+    with pytest.raises(TypeError, match=f"separator must be bytes, not {type_name}"):
+        buffer.take_until(separator, 10)
+    assert buffer.take_until(b"\n", 10) == b"a\n"
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_take_until_returns_frames_through_the_separator(separator: bytes) -> None:
+    buffer = filled(b"first" + separator + separator + b"third" + separator + b"par")
+    assert buffer.take_until(separator, 100) == b"first" + separator
+    assert buffer.take_until(separator, 100) == separator
+    assert buffer.take_until(separator, 100) == b"third" + separator
+    assert buffer.take_until(separator, 100) is None
+    assert buffer.take() == b"par"
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_take_until_joins_separator_split_across_feeds(separator: bytes) -> None:
+    frame = b"payload" + separator
+    for split in range(1, len(frame)):
+        buffer = filled(frame[:split])
+        assert buffer.take_until(separator, 100) is None
+        buffer.feed(frame[split:] + b"next")
+        assert buffer.take_until(separator, 100) == frame
+        assert buffer.take() == b"next"
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_take_until_accepts_separator_starting_at_limit(separator: bytes) -> None:
+    buffer = filled(b"12345" + separator)
+    assert buffer.take_until(separator, 5) == b"12345" + separator
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_take_until_overrun_when_separator_found_beyond_limit(separator: bytes) -> None:
+    buffer = filled(b"123456" + separator)
+    with pytest.raises(asyncio.LimitOverrunError) as raised:
+        buffer.take_until(separator, 5)
+    assert str(raised.value) == "Separator is found, but chunk is longer than limit"
+    assert raised.value.consumed == 6
+    assert len(buffer) == 6 + len(separator)
+    assert buffer.take_until(separator, 6) == b"123456" + separator
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_take_until_overrun_when_not_found_and_over_limit(separator: bytes) -> None:
+    buffer = filled(b"x" * 20)
+    with pytest.raises(asyncio.LimitOverrunError) as raised:
+        buffer.take_until(separator, 10)
+    assert str(raised.value) == "Separator is not found, and chunk exceed the limit"
+    assert raised.value.consumed == 21 - len(separator)
+    assert buffer.peek(100) == b"x" * 20
+    buffer.feed(separator)
+    assert buffer.take_until(separator, 20) == b"x" * 20 + separator
+
+
+def test_take_until_waits_while_within_limit() -> None:
+    buffer = filled(b"x" * 10)
+    # Offset 10 + 1 - 2 = 9 does not exceed the limit: wait for more bytes.
+    assert buffer.take_until(b"\r\n", 9) is None
+    with pytest.raises(asyncio.LimitOverrunError):
+        buffer.take_until(b"\r\n", 8)
+
+
+def test_take_until_rejects_negative_limit() -> None:
+    buffer = filled(b"a\n")
+    with pytest.raises(ValueError, match="limit must not be negative, not -1"):
+        buffer.take_until(b"\n", -1)
+    assert len(buffer) == 2
+
+
+# copy_into
+
+
+def test_copy_into_fills_a_packed_ctypes_structure() -> None:
+    source = Header(0xA5, 123456, -2.25)
+    buffer = filled(bytes(source) + b"rest")
+    target = Header()
+    assert ctypes.sizeof(target) == 13
+    assert buffer.copy_into(target) is True
+    assert (target.sync, target.sequence, target.value) == (0xA5, 123456, -2.25)
+    assert buffer.take() == b"rest"
+
+
+def test_copy_into_fills_a_bytearray() -> None:
+    buffer = filled(b"abc", b"def")
+    target = bytearray(4)
+    assert buffer.copy_into(target) is True
+    assert target == b"abcd"
+    assert buffer.take() == b"ef"
+
+
+def test_copy_into_fills_a_numpy_structured_array() -> None:
+    dtype = np.dtype([("sequence", "<u4"), ("value", "<f8")])
+    records = np.array([(1, 0.5), (2, -1.0), (3, 8.0)], dtype=dtype)
+    buffer = filled(records.tobytes())
+    target = np.zeros(3, dtype=dtype)
+    assert buffer.copy_into(target) is True
+    np.testing.assert_array_equal(target, records)
+    assert len(buffer) == 0
+
+
+def test_copy_into_fills_a_c_contiguous_2d_array() -> None:
+    buffer = filled(bytes(range(6)))
+    target = np.zeros((2, 3), dtype=np.uint8)
+    assert buffer.copy_into(target) is True
+    assert target.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_copy_into_is_all_or_nothing() -> None:
+    buffer = filled(b"abc")
+    target = bytearray(b"....")
+    assert buffer.copy_into(target) is False
+    assert target == b"...."
+    assert len(buffer) == 3
+
+
+@pytest.mark.parametrize("target", [bytearray(), np.zeros(0, dtype=np.uint8)])
+def test_copy_into_zero_size_target(target: object) -> None:
+    buffer = filled(b"abc")
+    assert buffer.copy_into(target) is True
+    assert len(buffer) == 3
+    assert ReceiveBuffer().copy_into(target) is True
+
+
+@pytest.mark.parametrize(
+    ("target", "type_name"), [(b"abcd", "bytes"), (memoryview(bytearray(4)).toreadonly(), "memoryview")]
+)
+def test_copy_into_rejects_read_only_target(target: object, type_name: str) -> None:
+    buffer = filled(b"abcdef")
+    with pytest.raises(TypeError, match=f"cannot read into a read-only {type_name}"):
+        buffer.copy_into(target)
+    assert len(buffer) == 6
+
+
+def test_copy_into_rejects_non_contiguous_target() -> None:
+    buffer = filled(b"abcdef")
+    target = np.zeros(8, dtype=np.uint8)[::2]
+    with pytest.raises(ValueError, match="cannot read into a non-C-contiguous ndarray"):
+        buffer.copy_into(target)
+    assert len(buffer) == 6
+
+
+@pytest.mark.parametrize(("target", "type_name"), [("text", "str"), (12, "int")])
+def test_copy_into_rejects_non_buffer_target(target: object, type_name: str) -> None:
+    buffer = filled(b"abcdef")
+    with pytest.raises(TypeError, match=f"{type_name} does not support the buffer protocol"):
+        buffer.copy_into(target)
+    assert len(buffer) == 6
+
+
+def test_writable_view_checks_the_target() -> None:
+    target = bytearray(3)
+    with receive_buffer.writable_view(target) as view:
+        view[0] = 1
+    assert target == b"\x01\x00\x00"
+    with pytest.raises(TypeError, match="cannot read into a read-only bytes"):
+        receive_buffer.writable_view(b"abc")
+    with pytest.raises(ValueError, match="non-C-contiguous"):
+        receive_buffer.writable_view(np.zeros(4)[::2])
+
+
+def test_check_separator_returns_bytes() -> None:
+    assert receive_buffer.check_separator(bytearray(b"\r\n")) == b"\r\n"
+    assert type(receive_buffer.check_separator(memoryview(b"XYZZY"))) is bytes
+
+
+# get_buffer / buffer_updated
+
+
+@pytest.mark.parametrize(("sizehint", "minimum"), [(-1, 16), (0, 16), (5, 16), (100, 100)])
+def test_get_buffer_offers_at_least_chunk_size_or_sizehint(sizehint: int, minimum: int) -> None:
+    buffer = ReceiveBuffer(16)
+    view = buffer.get_buffer(sizehint)
+    assert isinstance(view, memoryview)
+    assert not view.readonly
+    assert len(view) >= minimum
+
+
+def test_buffer_updated_commits_received_bytes() -> None:
+    buffer = ReceiveBuffer(8)
+    receive(buffer, b"ab\ncd")
+    assert len(buffer) == 5
+    assert buffer.take_until(b"\n", 10) == b"ab\n"
+    receive(buffer, b"e\n")
+    assert buffer.take_until(b"\n", 10) == b"cde\n"
+
+
+def test_buffer_updated_of_zero_bytes() -> None:
+    buffer = filled(b"ab")
+    buffer.get_buffer()
+    buffer.buffer_updated(0)
+    assert buffer.take() == b"ab"
+
+
+@pytest.mark.parametrize("excess", [1, 1000])
+def test_buffer_updated_rejects_more_than_offered(excess: int) -> None:
+    buffer = ReceiveBuffer(8)
+    offered = len(buffer.get_buffer())
+    with pytest.raises(ValueError, match="is outside the offered buffer"):
+        buffer.buffer_updated(offered + excess)
+    assert len(buffer) == 0
+
+
+def test_buffer_updated_rejects_negative_size() -> None:
+    buffer = ReceiveBuffer(8)
+    buffer.get_buffer()
+    with pytest.raises(ValueError, match="nbytes=-1 is outside the offered buffer"):
+        buffer.buffer_updated(-1)
+
+
+def test_buffer_updated_needs_a_fresh_get_buffer() -> None:
+    buffer = ReceiveBuffer(8)
+    with pytest.raises(ValueError, match="outside the offered buffer"):
+        buffer.buffer_updated(1)
+    receive(buffer, b"ab")
+    with pytest.raises(ValueError, match="outside the offered buffer"):
+        buffer.buffer_updated(1)
+    buffer.get_buffer()
+    buffer.feed(b"cd")
+    with pytest.raises(ValueError, match="outside the offered buffer"):
+        buffer.buffer_updated(1)
+    assert buffer.take() == b"abcd"
+
+
+def test_receiving_keeps_unread_bytes_through_growth_and_compaction() -> None:
+    # Frames of varying size arrive in pieces larger and smaller than the
+    # chunk size, and are read while others are still partly buffered.
+    buffer = ReceiveBuffer(8)
+    frames = [bytes([65 + i % 26]) * (i * 7 % 50) + b"\n" for i in range(200)]
+    stream = b"".join(frames)
+    received = []
+    position = 0
+    step = 1
+    while position < len(stream):
+        piece = stream[position : position + step]
+        receive(buffer, piece, sizehint=len(piece))
+        position += len(piece)
+        step = step * 3 % 61 + 1
+        while (frame := buffer.take_until(b"\n", 1000)) is not None:
+            received.append(frame)
+    assert received == frames
+    assert len(buffer) == 0
+
+
+def test_receiving_a_large_message_grows_the_buffer() -> None:
+    buffer = filled(b"head", chunk_size=8)
+    message = bytes(range(256)) * 4096
+    receive(buffer, message, sizehint=len(message))
+    assert len(buffer) == 4 + len(message)
+    assert buffer.take(4) == b"head"
+    assert buffer.take_exactly(len(message)) == message
+
+
+def test_compiled_refuses_to_grow_while_a_view_is_held() -> None:
+    # The twin receives into a separate scratch buffer, so only the compiled
+    # buffer can be moved under a view a caller keeps too long.
+    buffer = compiled.ReceiveBuffer(8)
+    view = buffer.get_buffer()
+    with pytest.raises(BufferError, match="while a view from get_buffer is alive"):
+        buffer.feed(b"x" * (len(view) + 1))
+    with pytest.raises(BufferError):
+        buffer.get_buffer(len(view) + 1)
+    # Growth that fits does not need to reallocate and is allowed.
+    buffer.feed(b"ab")
+    assert buffer.take() == b"ab"
+    view.release()
+    buffer.feed(b"x" * 100)
+    assert len(buffer) == 100
+
+
+def test_compiled_view_exports_follow_the_buffer_protocol() -> None:
+    buffer = compiled.ReceiveBuffer(8)
+    view = buffer.get_buffer()
+    assert view.format == "B"
+    assert view.itemsize == 1
+    assert view.c_contiguous
+    assert view.shape == (len(view),)
+    ctypes_view = (ctypes.c_char * 3).from_buffer(view)
+    ctypes_view.raw = b"xyz"
+    del ctypes_view
+    view.release()
+    buffer.buffer_updated(3)
+    assert buffer.take() == b"xyz"
