@@ -47,6 +47,10 @@ class FrameWriter:
         self._loop = asyncio.get_running_loop()
         self._pending = bytearray()
         self._flush_handle: asyncio.Handle | None = None
+        # Writes are deferred, so the transport cannot reject one made
+        # after write_eof; this flag lets write raise at once, as
+        # asyncio.StreamWriter.write does.
+        self._eof_written = False
 
     def __repr__(self) -> str:
         return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
@@ -63,11 +67,15 @@ class FrameWriter:
         ------
         TypeError
             If ``data`` is not bytes-like.
+        RuntimeError
+            If `write_eof` was called.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"data argument must be a bytes-like object, not {type(data).__name__!r}"
             )
+        if self._eof_written:
+            raise RuntimeError("Cannot call write() after write_eof()")
         if len(data) >= FLUSH_SIZE:
             self.flush()
             self._transport.write(data)
@@ -87,7 +95,14 @@ class FrameWriter:
         ----------
         structs_to_write : iterable of C-contiguous buffers
             `ctypes.Structure` instances, numpy arrays, bytes, ...
+
+        Raises
+        ------
+        RuntimeError
+            If `write_eof` was called.
         """
+        if self._eof_written:
+            raise RuntimeError("Cannot call write() after write_eof()")
         structs.append_structs(self._pending, structs_to_write)
         self._pending_grew()
 
@@ -110,6 +125,7 @@ class FrameWriter:
         """Send everything pending, then close the write side."""
         self.flush()
         self._transport.write_eof()
+        self._eof_written = True
 
     def is_closing(self) -> bool:
         """Return True if the connection is closed or closing."""
