@@ -1,0 +1,60 @@
+"""Complete systems built on tcpframe, as run by real users of lsst.ts.tcpip.
+
+* `SocketServer`: a one-client JSON command server that hands commands to
+  a pluggable `AbstractCommandHandler` (e.g. `MockCommandHandler`, which
+  streams simulated sensor telemetry) and monitors heartbeats.
+* `ChillerClient`: a client for a chiller that frames commands as
+  ``.{device_id}{cmd}{checksum}\\r``, with `MockChiller` to test it against.
+* `EchoServer`: echoes lines; ``python -m tcpframe.examples.echo`` runs it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AbstractCommandHandler",
+    "ChecksumError",
+    "ChillerClient",
+    "EchoServer",
+    "MockChiller",
+    "MockCommandHandler",
+    "ResponseCode",
+    "SocketServer",
+]
+
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from .chiller import ChecksumError, ChillerClient
+    from .command_handler import AbstractCommandHandler, ResponseCode
+    from .echo import EchoServer
+    from .mock_chiller import MockChiller
+    from .mock_command_handler import MockCommandHandler
+    from .socket_server import SocketServer
+
+# Names are imported from their modules on first use, so that
+# ``python -m tcpframe.examples.echo`` does not find its own module
+# already imported by this package (which runpy warns about).
+_MODULE_OF_NAME = {
+    "AbstractCommandHandler": "command_handler",
+    "ChecksumError": "chiller",
+    "ChillerClient": "chiller",
+    "EchoServer": "echo",
+    "MockChiller": "mock_chiller",
+    "MockCommandHandler": "mock_command_handler",
+    "ResponseCode": "command_handler",
+    "SocketServer": "socket_server",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module_name = _MODULE_OF_NAME.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,233 @@
+"""A client for a ThermoTek-style chiller: checksummed ASCII commands."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHILLER_ENCODING",
+    "CHILLER_TERMINATOR",
+    "MAX_COMMAND_LENGTH",
+    "MIN_COMMAND_LENGTH",
+    "ChecksumError",
+    "ChillerClient",
+    "split_checksum",
+]
+
+import asyncio
+import logging
+import typing
+
+from .. import checksums
+from ..client import Client
+
+# Commands and replies are ASCII text ending in a carriage return.
+CHILLER_ENCODING = "ascii"
+CHILLER_TERMINATOR = b"\r"
+# Start of a command.
+START_OF_COMMAND = "."
+# A command is a 2-character command ID, 8 characters of description and
+# 0-8 characters of data.
+MIN_COMMAND_LENGTH = 10
+MAX_COMMAND_LENGTH = 18
+
+
+class ChecksumError(ValueError):
+    """A message's checksum does not match its contents.
+
+    Parameters
+    ----------
+    message : `str`
+        The message, without checksum and terminator.
+    expected : `str`
+        The checksum computed from ``message``.
+    received : `str`
+        The checksum that came with ``message``.
+    """
+
+    def __init__(self, message: str, expected: str, received: str) -> None:
+        super().__init__(f"Checksum mismatch in {message!r}: expected {expected!r}, received {received!r}")
+        self.message = message
+        self.expected = expected
+        self.received = received
+
+
+def split_checksum(text: str) -> str:
+    """Verify the two-hex-digit checksum that ends ``text``; return the rest.
+
+    Parameters
+    ----------
+    text : `str`
+        A message followed by the 8-bit sum of its ASCII bytes as two hex
+        digits in either case, without terminator.
+
+    Returns
+    -------
+    message : `str`
+        ``text`` without the checksum.
+
+    Raises
+    ------
+    ChecksumError
+        If the checksum is missing, not hex, or does not match.
+    UnicodeEncodeError
+        If ``text`` is not ASCII.
+    """
+    message, received = text[:-2], text[-2:]
+    checksum = checksums.sum8(message)
+    try:
+        matches = checksums.verify_hex2(checksum, received)
+    except ValueError:  # not two hex digits
+        matches = False
+    if not matches:
+        raise ChecksumError(message, expected=checksums.format_hex2(checksum), received=received)
+    return message
+
+
+class ChillerClient(Client):
+    """TCP/IP client of a ThermoTek-style chiller.
+
+    A command ``cmd`` goes out as ``.{device_id}{cmd}{checksum}\\r``, where
+    the checksum covers everything before it (see `compute_checksum`). The
+    chiller answers each command with one line ending in ``\\r``, whose
+    last two characters are its checksum. Use `run_command`.
+
+    Parameters
+    ----------
+    device_id : `str`
+        Device ID of the chiller, typically ``"01"``.
+    host : `str`
+        Address of the chiller.
+    port : `int`
+        TCP port of the chiller.
+    log : `logging.Logger`
+        Logger.
+    **kwargs
+        Passed to `~tcpframe.Client` (e.g. ``connect_callback``, ``name``).
+
+    Attributes
+    ----------
+    device_id : `str`
+        The ``device_id`` argument.
+
+    Raises
+    ------
+    ValueError
+        If ``device_id`` is not a non-empty ASCII `str`.
+    """
+
+    def __init__(self, device_id: str, host: str, port: int, log: logging.Logger, **kwargs: typing.Any) -> None:
+        if not isinstance(device_id, str) or not device_id or not device_id.isascii():
+            raise ValueError(f"device_id={device_id!r} must be a non-empty ASCII str")
+        self.device_id = device_id
+        # One command at a time: a reply belongs to the command before it.
+        self._command_lock = asyncio.Lock()
+        kwargs.setdefault("name", f"chiller {device_id}")
+        super().__init__(
+            host=host,
+            port=port,
+            log=log,
+            encoding=CHILLER_ENCODING,
+            terminator=CHILLER_TERMINATOR,
+            **kwargs,
+        )
+
+    @staticmethod
+    def compute_checksum(st: str) -> str:
+        """Return the checksum field of ``st``: the 8-bit sum (no carry) of
+        its ASCII bytes, as two lowercase hex digits.
+
+        Parameters
+        ----------
+        st : `str`
+            ASCII string to checksum, starting with the ``.`` that starts a
+            command.
+
+        Returns
+        -------
+        checksum : `str`
+            Two lowercase hex digits, e.g. ``"0a"``.
+
+        Raises
+        ------
+        UnicodeEncodeError
+            If ``st`` is not ASCII.
+        """
+        return checksums.format_hex2(checksums.sum8(st))
+
+    def format_full_command(self, cmd: str) -> str:
+        """Return ``cmd`` framed as ``.{device_id}{cmd}{checksum}\\r``.
+
+        Parameters
+        ----------
+        cmd : `str`
+            10 to 18 ASCII characters: a 2-character command ID, 8
+            characters of description and 0-8 characters of data.
+
+        Returns
+        -------
+        full_command : `str`
+            The command as sent, with the checksum of everything before it
+            and the terminating carriage return.
+
+        Raises
+        ------
+        TypeError
+            If ``cmd`` is not a `str`.
+        ValueError
+            If ``cmd`` is shorter than 10 or longer than 18 characters.
+        UnicodeEncodeError
+            If ``cmd`` is not ASCII (a `ValueError` too).
+        """
+        if not isinstance(cmd, str):
+            raise TypeError(f"cmd={cmd!r} must be a str")
+        if not MIN_COMMAND_LENGTH <= len(cmd) <= MAX_COMMAND_LENGTH:
+            raise ValueError(
+                f"cmd={cmd!r} has {len(cmd)} characters; it must have {MIN_COMMAND_LENGTH} to {MAX_COMMAND_LENGTH}"
+            )
+        framed = f"{START_OF_COMMAND}{self.device_id}{cmd}"
+        return f"{framed}{self.compute_checksum(framed)}{CHILLER_TERMINATOR.decode()}"
+
+    async def run_command(self, cmd: str) -> str:
+        """Send a command and return the chiller's reply.
+
+        Concurrent calls are served one at a time, in order, so each gets
+        the reply to its own command.
+
+        If the call is cancelled (e.g. by a timeout) after the command was
+        sent, the connection is closed: the reply that would arrive later
+        would otherwise be taken as the reply to the next command.
+
+        Parameters
+        ----------
+        cmd : `str`
+            The command, without device ID, checksum and terminator; see
+            `format_full_command`.
+
+        Returns
+        -------
+        reply : `str`
+            The reply without its checksum and terminating ``\\r``.
+
+        Raises
+        ------
+        ValueError
+            If ``cmd`` is not a valid command (see `format_full_command`).
+        ChecksumError
+            If the reply's checksum does not match; the reply was consumed.
+        ConnectionError
+            If not connected or the connection is lost.
+        asyncio.IncompleteReadError
+            If the chiller closes the connection before replying in full.
+        UnicodeDecodeError
+            If the reply is not ASCII; the reply was consumed.
+        """
+        full_command = self.format_full_command(cmd)
+        async with self._command_lock:
+            try:
+                await self.write(full_command.encode(CHILLER_ENCODING))
+                reply = await self.read_str()
+            except asyncio.CancelledError:
+                if self.writer is not None:
+                    self.log.warning("%s: closing: cancelled while waiting for the reply to %r", self.name, cmd)
+                    self.writer.close()
+                raise
+        return split_checksum(reply)
