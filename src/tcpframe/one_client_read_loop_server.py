@@ -90,6 +90,9 @@ class OneClientReadLoopServer(OneClientServer):
         )
 
     async def _start_or_stop_read_loop(self, server: BaseClientOrServer) -> None:
+        # Stop the previous client's tasks first, so that they cannot
+        # close a client that connects next.
+        self._cancel_client_tasks(cancel_read_loop_task=True)
         if self.connected:
             self._read_loop_task = asyncio.create_task(self.read_loop())
             if self.run_heartbeat_monitor_task:
@@ -154,9 +157,14 @@ class OneClientReadLoopServer(OneClientServer):
         cancel_read_loop_task : `bool`, optional
             Cancel the read loop? False when called from the read loop.
         """
+        self._cancel_client_tasks(cancel_read_loop_task)
+        await super().close_client()
+
+    def _cancel_client_tasks(self, cancel_read_loop_task: bool) -> None:
+        """Cancel the read loop (if asked) and heartbeat monitor, unless
+        one of them is the caller."""
         current = asyncio.current_task()
         if cancel_read_loop_task and self._read_loop_task is not current:
             self._read_loop_task.cancel()
         if self._heartbeat_monitor_task is not current:
             self._heartbeat_monitor_task.cancel()
-        await super().close_client()
