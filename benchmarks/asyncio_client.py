@@ -1,0 +1,203 @@
+"""Scenario runs for the asyncio clients: tcpframe and the streams baseline.
+
+Both clients offer the lsst.ts.tcpip read/write API, so each scenario is
+one coroutine that runs unchanged against either. A `Flavour` supplies the
+few things that differ: how to connect, how to read a batch of numpy
+records, and how to compute the round-trip checksums.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Flavour", "measure", "streams_flavour", "tcpframe_flavour"]
+
+import ctypes
+import dataclasses
+import json
+import logging
+import time
+import typing
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from .baseline import StreamsClient
+from .scenarios import (
+    COMMAND_TERMINATOR,
+    COMMANDS,
+    DEVICE_PREFIX,
+    HOST,
+    BenchmarkError,
+    LINE_TERMINATOR,
+    RECORD,
+    RECORDS_PER_READ,
+    Header,
+    Payload,
+    Scenario,
+    Telemetry32,
+    command_frame,
+    reply_checksum_ok,
+)
+
+Client = typing.Any  # tcpframe.Client or StreamsClient
+
+
+@dataclasses.dataclass(frozen=True)
+class Flavour:
+    """What differs between the asyncio clients.
+
+    Parameters
+    ----------
+    connect : coroutine function
+        ``await connect(host, port)`` returns a connected client.
+    read_records : coroutine function
+        ``await read_records(client, records)`` fills a numpy array.
+    command_frame : callable
+        ``command_frame(command)`` returns the framed, checksummed command.
+    reply_checksum_ok : callable
+        ``reply_checksum_ok(reply)`` checks a ``\\r``-terminated reply.
+    """
+
+    connect: Callable[[str, int], Awaitable[Client]]
+    read_records: Callable[[Client, np.ndarray], Awaitable[None]]
+    command_frame: Callable[[bytes], bytes]
+    reply_checksum_ok: Callable[[bytes], bool]
+
+
+def tcpframe_flavour() -> Flavour:
+    """Return the flavour of `tcpframe.Client`, with tcpframe's checksums."""
+    import tcpframe
+    from tcpframe.checksums import format_hex2, sum8, verify_hex2
+
+    log = logging.getLogger("benchmark")
+
+    async def connect(host: str, port: int) -> tcpframe.Client:
+        client = tcpframe.Client(host, port, log)
+        await client.start_task
+        return client
+
+    async def read_records(client: tcpframe.Client, records: np.ndarray) -> None:
+        await client.read_into(records)
+
+    def tcpframe_command_frame(command: bytes) -> bytes:
+        body = DEVICE_PREFIX + command
+        return body + format_hex2(sum8(body)).encode() + COMMAND_TERMINATOR
+
+    def tcpframe_reply_checksum_ok(reply: bytes) -> bool:
+        return verify_hex2(sum8(reply[:-3]), reply[-3:-1])
+
+    return Flavour(connect, read_records, tcpframe_command_frame, tcpframe_reply_checksum_ok)
+
+
+def streams_flavour() -> Flavour:
+    """Return the flavour of the streams baseline, with plain-Python checksums."""
+
+    async def read_records(client: StreamsClient, records: np.ndarray) -> None:
+        data = await client.readexactly(records.nbytes)
+        records[:] = np.frombuffer(data, records.dtype)
+
+    return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok)
+
+
+async def measure(flavour: Flavour, scenario: Scenario, count: int, port: int) -> float:
+    """Run ``count`` messages of ``scenario`` against the peer.
+
+    Returns
+    -------
+    seconds : `float`
+        From sending the control line to the end of the last message.
+
+    Raises
+    ------
+    BenchmarkError
+        If the run did not end with what the peer sent.
+    """
+    client = await flavour.connect(HOST, port)
+    try:
+        start = time.perf_counter()
+        await client.write(scenario.control_line(count))
+        result = await _RUNS[scenario.name](client, flavour, scenario, count)
+        seconds = time.perf_counter() - start
+    finally:
+        await client.close()
+    scenario.check_result(count, result)
+    return seconds
+
+
+# Each run returns what it ended with, for `measure` to check.
+
+
+async def _recv_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    header, payload = Header(), Payload()
+    for _ in range(count):
+        await client.read_into(header)
+        await client.read_into(payload)
+    return bytes(header) + bytes(payload)
+
+
+async def _recv_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    telemetry = Telemetry32()
+    for _ in range(count):
+        await client.read_into(telemetry)
+    return bytes(telemetry)
+
+
+async def _recv_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    line = ""
+    for _ in range(count):
+        line = await client.read_str()
+    return line.encode() + LINE_TERMINATOR
+
+
+async def _recv_json(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    data = None
+    for _ in range(count):
+        data = await client.read_json()
+    return json.dumps(data).encode() + LINE_TERMINATOR
+
+
+async def _send_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    frame = scenario.message(0)
+    header = Header.from_buffer_copy(frame)
+    payload = Payload.from_buffer_copy(frame, ctypes.sizeof(Header))
+    for _ in range(count):
+        await client.write_from(header, payload)
+    return await client.readuntil(b"\n")
+
+
+async def _send_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    line = scenario.message(0).removesuffix(LINE_TERMINATOR).decode()
+    for _ in range(count):
+        await client.write_str(line)
+    return await client.readuntil(b"\n")
+
+
+async def _roundtrip(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    frame_command = flavour.command_frame
+    checksum_ok = flavour.reply_checksum_ok
+    reply = b""
+    for index in range(count):
+        await client.write(frame_command(COMMANDS[index % len(COMMANDS)]))
+        reply = await client.readuntil(COMMAND_TERMINATOR)
+        if not checksum_ok(reply):
+            raise BenchmarkError(f"bad checksum in reply {reply!r}")
+    return reply
+
+
+async def _batch_numpy(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+    records = np.empty(RECORDS_PER_READ, RECORD)
+    read_records = flavour.read_records
+    for _ in range(count // RECORDS_PER_READ):
+        await read_records(client, records)
+    return records[-1:].tobytes()
+
+
+_RUNS = {
+    "recv_struct_pairs": _recv_struct_pairs,
+    "recv_structs_32": _recv_structs_32,
+    "recv_lines": _recv_lines,
+    "recv_json": _recv_json,
+    "send_struct_pairs": _send_struct_pairs,
+    "send_lines": _send_lines,
+    "roundtrip": _roundtrip,
+    "batch_numpy": _batch_numpy,
+}

@@ -1,0 +1,175 @@
+"""The benchmark peer: a plain blocking-socket server in its own process.
+
+Run as ``python -m benchmarks.peer``: it listens on 127.0.0.1, port 0,
+prints the port on one line of stdout, and serves each connection in a
+thread. A connection starts with a control line ``{scenario} {count}\\n``;
+then, by the scenario's direction, the peer
+
+- ``recv``: sends ``count`` messages (its prebuilt chunk, again and again);
+- ``send``: receives exactly the expected bytes, checks the last message
+  and answers ``OK\\n`` (``BAD\\n`` if it is wrong);
+- ``roundtrip``: answers each of ``count`` ``\\r``-terminated commands
+  with a checksummed reply (and hangs up on a bad checksum);
+
+and finally waits for the client to close. Being a separate process with
+blocking sockets, it costs the implementation under test nothing but the
+loopback transfer itself.
+"""
+
+from __future__ import annotations
+
+__all__ = ["running_peer"]
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+from . import PROJECT_ROOT
+from .scenarios import COMMAND_TERMINATOR, HOST, SCENARIOS, Scenario, reply_checksum_ok, reply_frame
+
+RECEIVE_SIZE = 2**20
+
+
+class PeerError(Exception):
+    """A client broke the benchmark protocol."""
+
+
+class BufferedSocket:
+    """A blocking socket with a receive buffer, for terminated reads.
+
+    Parameters
+    ----------
+    sock : `socket.socket`
+        A connected blocking socket.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffered = bytearray()
+
+    def read_until(self, terminator: bytes) -> bytes:
+        """Read through ``terminator``, which is included.
+
+        Raises
+        ------
+        PeerError
+            If the client closes first.
+        """
+        start = 0
+        while (end := self.buffered.find(terminator, start)) < 0:
+            start = max(0, len(self.buffered) - len(terminator) + 1)
+            data = self.sock.recv(RECEIVE_SIZE)
+            if not data:
+                raise PeerError(f"client closed before {terminator!r}")
+            self.buffered += data
+        end += len(terminator)
+        line = bytes(self.buffered[:end])
+        del self.buffered[:end]
+        return line
+
+
+def send_messages(sock: socket.socket, scenario: Scenario, count: int) -> None:
+    """Send ``count`` messages of ``scenario``."""
+    chunks, rest = divmod(count, scenario.messages_per_chunk)
+    chunk = scenario.chunk
+    for _ in range(chunks):
+        sock.sendall(chunk)
+    if rest:
+        sock.sendall(chunk[: scenario.stream_bytes(rest)])
+
+
+def receive_messages(connection: BufferedSocket, scenario: Scenario, count: int) -> None:
+    """Receive ``count`` messages, then answer ``OK`` if the last one is right."""
+    expected_size = scenario.stream_bytes(count)
+    last = scenario.last_message(count)
+    received = len(connection.buffered)
+    tail = bytes(connection.buffered[-len(last) :])
+    buffer = bytearray(RECEIVE_SIZE)
+    view = memoryview(buffer)
+    while received < expected_size:
+        nbytes = connection.sock.recv_into(view, min(RECEIVE_SIZE, expected_size - received))
+        if not nbytes:
+            raise PeerError(f"client closed after {received} of {expected_size} bytes")
+        received += nbytes
+        if nbytes >= len(last):
+            tail = bytes(view[nbytes - len(last) : nbytes])
+        else:
+            tail = (tail + view[:nbytes])[-len(last) :]
+    if received > expected_size:
+        raise PeerError(f"client sent {received} bytes; expected {expected_size}")
+    connection.sock.sendall(b"OK\n" if tail == last else b"BAD\n")
+
+
+def answer_commands(connection: BufferedSocket, count: int) -> None:
+    """Answer ``count`` checksummed commands."""
+    replies: dict[bytes, bytes] = {}
+    for _ in range(count):
+        command = connection.read_until(COMMAND_TERMINATOR)
+        reply = replies.get(command)
+        if reply is None:
+            if not reply_checksum_ok(command):
+                raise PeerError(f"bad checksum in command {command!r}")
+            reply = replies[command] = reply_frame(command)
+        connection.sock.sendall(reply)
+
+
+def serve_connection(sock: socket.socket) -> None:
+    """Serve one benchmark connection; close it when the client does."""
+    with sock:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = BufferedSocket(sock)
+            name, count_text = connection.read_until(b"\n").decode().split()
+            scenario, count = SCENARIOS[name], int(count_text)
+            if scenario.direction == "recv":
+                send_messages(sock, scenario, count)
+            elif scenario.direction == "send":
+                receive_messages(connection, scenario, count)
+            else:
+                answer_commands(connection, count)
+            while sock.recv(RECEIVE_SIZE):
+                pass
+        except (OSError, PeerError, KeyError, ValueError) as error:
+            print(f"benchmark peer: connection ended: {error!r}", file=sys.stderr)
+
+
+def serve(listener: socket.socket) -> None:
+    """Accept connections forever, serving each in a daemon thread."""
+    while True:
+        sock, _ = listener.accept()
+        threading.Thread(target=serve_connection, args=(sock,), daemon=True).start()
+
+
+@contextlib.contextmanager
+def running_peer() -> Iterator[int]:
+    """Run the peer in a subprocess; yield its port; stop it on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.peer"], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.strip().isdigit():
+            raise RuntimeError(f"benchmark peer failed to start (said {line!r})")
+        yield int(line)
+    finally:
+        process.terminate()
+        process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def main() -> None:
+    """Listen, print the port, and serve until killed."""
+    # Build every chunk now, not during a measurement.
+    for scenario in SCENARIOS.values():
+        _ = scenario.chunk
+    with socket.create_server((HOST, 0)) as listener:
+        print(listener.getsockname()[1], flush=True)
+        serve(listener)
+
+
+if __name__ == "__main__":
+    main()
