@@ -4,8 +4,8 @@ Runs every scenario against a blocking-socket peer in another process, for
 tcpframe (compiled kernels), tcpframe-pure (TCPFRAME_PURE_PYTHON=1), the
 streams baseline, and a raw blocking client where it gives the ceiling,
 on the stdlib asyncio loop and on uvloop. Prints a table per scenario and
-writes latest.json (and latest.png when matplotlib is installed) to the
-output directory.
+writes latest.json, latest.md and (when matplotlib is installed)
+latest.png to the output directory.
 """
 
 from __future__ import annotations

@@ -125,14 +125,14 @@ def summarize(plan: Plan, samples: Samples) -> list[Summary]:
         count = plan.count(scenario)
         bytes_per_message = scenario.stream_bytes(count) / count
         rates: dict[Row, float] = {}
-        medians = []
+        measured = []
         for row in plan.rows_for(scenario):
             seconds = samples.seconds.get((scenario.name, row), [])
             rate = count / statistics.median(seconds) if seconds else None
             if rate is not None:
                 rates[row] = rate
-            medians.append((row, seconds, rate))
-        for row, seconds, rate in medians:
+            measured.append((row, seconds, rate))
+        for row, seconds, rate in measured:
             streams = rates.get(Row("streams", row.loop))
             raw = rates.get(Row("raw", BLOCKING))
             summaries.append(
