@@ -114,17 +114,21 @@ def stream_api(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def open_stream_pair() -> AsyncIterator[Callable[..., typing.Awaitable[StreamPair]]]:
-    """Return ``await open_stream_pair(api, host=..., limit=...)``.
+    """Return ``await open_stream_pair(api, host=..., limit=..., client_api=...)``.
 
     It starts a server with the API's ``start_server`` on a free port,
-    connects to it with the API's ``open_connection`` and returns both ends
-    as a `StreamPair`. Every writer and server is closed at teardown.
+    connects to it with the ``open_connection`` of ``client_api`` (default:
+    the same API) and returns both ends as a `StreamPair`. Every writer and
+    server is closed at teardown.
     """
     servers: list[asyncio.Server] = []
     writers: list[typing.Any] = []
 
-    async def open_pair(api: str = "tcpframe", host: str = "127.0.0.1", limit: int = 2**16) -> StreamPair:
-        open_connection, start_server = STREAM_APIS[api]
+    async def open_pair(
+        api: str = "tcpframe", host: str = "127.0.0.1", limit: int = 2**16, client_api: str | None = None
+    ) -> StreamPair:
+        _, start_server = STREAM_APIS[api]
+        open_connection, _ = STREAM_APIS[client_api or api]
         server_end: asyncio.Future = asyncio.get_running_loop().create_future()
 
         def client_connected(reader: typing.Any, writer: typing.Any) -> None:
@@ -153,14 +157,18 @@ async def open_stream_pair() -> AsyncIterator[Callable[..., typing.Awaitable[Str
 
 
 class ConnectRecorder:
-    """A connect_callback that records ``connected`` at each call."""
+    """Records ``connected`` at each call of its `callback` method.
+
+    Pass ``recorder.callback`` as ``connect_callback`` (an object with an
+    async ``__call__`` is not a coroutine function, and is rejected).
+    """
 
     def __init__(self, fail: bool = False) -> None:
         self.states: list[bool] = []
         self.queue: asyncio.Queue[bool] = asyncio.Queue()
         self.fail = fail
 
-    async def __call__(self, client_or_server: tcpframe.BaseClientOrServer) -> None:
+    async def callback(self, client_or_server: tcpframe.BaseClientOrServer) -> None:
         self.states.append(client_or_server.connected)
         self.queue.put_nowait(client_or_server.connected)
         if self.fail:

@@ -139,11 +139,14 @@ class Client(BaseClientOrServer):
                 self.done_task.set_result(None)
 
     async def close(self) -> None:
-        """Stop the monitor and heartbeat tasks, close the socket, and set
-        `done_task` done. Always safe to call."""
+        """Stop connecting (if `start` has not finished), stop the monitor
+        and heartbeat tasks, close the socket, and set `done_task` done.
+        Always safe to call."""
         self.should_be_connected = False
         current = asyncio.current_task()
-        for task in (self._monitor_connection_task, self._heartbeat_send_task):
+        # Cancelling a start that is still connecting keeps a closed client
+        # from connecting afterwards; a start that finished is unaffected.
+        for task in (self.start_task, self._monitor_connection_task, self._heartbeat_send_task):
             if task is not current:
                 task.cancel()
         await self.basic_close()

@@ -73,6 +73,9 @@ class OneClientServer(BaseClientOrServer):
         self._server: asyncio.Server | None = None
         self._client_lock = asyncio.Lock()
         self._client_tasks: set[asyncio.Task] = set()
+        # Set by close(); from then on arriving clients are turned away and
+        # a start() still in progress stops listening again.
+        self._closing = False
         super().__init__(
             log=log,
             connect_callback=connect_callback,
@@ -106,6 +109,13 @@ class OneClientServer(BaseClientOrServer):
             port=self.port,
             **kwargs,
         )
+        if self._closing:
+            # close() was called while listening was being set up. (Not
+            # cancelled instead: a cancelled create_server can leave its
+            # server listening.)
+            self._server.close()
+            await self._server.wait_closed()
+            return
         sockets = self._server.sockets
         if self.port == 0 and len(sockets) == 1:
             self.port = sockets[0].getsockname()[1]
@@ -118,8 +128,9 @@ class OneClientServer(BaseClientOrServer):
 
     async def _attach_client(self, protocol: FrameProtocol) -> None:
         async with self._client_lock:
-            if self.connected or self.done_task.done():
-                self.log.error("%s rejected a client: one is already connected", self.name)
+            if self.connected or self._closing:
+                reason = "the server is closing" if self._closing else "one is already connected"
+                self.log.error("%s rejected a client: %s", self.name, reason)
                 assert protocol.writer is not None
                 await close_stream_writer(protocol.writer)
                 return
@@ -162,13 +173,19 @@ class OneClientServer(BaseClientOrServer):
     async def close(self) -> None:
         """Close the client socket and the server, and set `done_task`
         done. Always safe to call."""
+        self._closing = True
         try:
-            await self.close_client()
             if self._server is not None:
                 self._server.close()
+            # Let clients that arrived meanwhile be attached or turned away
+            # (cancelling them could leave their sockets open).
+            current = asyncio.current_task()
+            arriving = [task for task in self._client_tasks if task is not current]
+            if arriving:
+                await asyncio.gather(*arriving, return_exceptions=True)
+            await self.close_client()
+            if self._server is not None:
                 await self._server.wait_closed()
-            for task in self._client_tasks:
-                task.cancel()
         finally:
             if not self.done_task.done():
                 self.done_task.set_result(None)

@@ -53,7 +53,9 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
         if self.fail_next_read:
             self.fail_next_read = False
             raise RuntimeError("Failing as requested by fail_next_read")
-        if data == HEARTBEAT.decode(self.encoding):
+        # HEARTBEAT is ASCII bytes; compare text, since decoding those
+        # bytes with e.g. utf-16 would fail (odd length) or give garbage.
+        if data == HEARTBEAT.decode("ascii"):
             await self.handle_received_heartbeat()
         else:
             await self.data_queue.put(data)
