@@ -105,6 +105,27 @@ async def test_server_start_twice_is_a_runtime_error(make_server: typing.Callabl
         await server.start()
 
 
+async def test_a_server_constructed_with_do_start_false_starts_when_start_is_called(log: logging.Logger) -> None:
+    server = tcpframe.OneClientServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log, do_start=False)
+    try:
+        await asyncio.sleep(0.01)
+        assert not server.start_task.done()
+        assert server.port == 0  # not listening yet
+        await within_timeout(server.start())
+        assert server.start_task.done()
+        assert server.port > 0
+        async with server:  # enter awaits start_task
+            reader, writer = await within_timeout(asyncio.open_connection(tcpframe.LOCALHOST_IPV4, server.port))
+            try:
+                await within_timeout(server.connected_task)
+                await server.write_str("started by hand")
+                assert await within_timeout(reader.readline()) == b"started by hand\r\n"
+            finally:
+                await tcpframe.close_stream_writer(writer)
+    finally:
+        await server.close()
+
+
 async def test_server_is_an_async_context_manager(log: logging.Logger, make_client: typing.Callable) -> None:
     async with tcpframe.OneClientServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log) as server:
         client = await make_client(server)
@@ -233,6 +254,29 @@ async def test_the_server_notices_the_client_leaving(
     assert server.connected_task is not connected_task and not server.connected_task.done()
     await asyncio.sleep(0.05)
     assert recorder.states == [True, False]
+
+
+async def test_a_new_client_replaces_one_that_left_before_the_server_noticed(
+    make_server: typing.Callable, make_client: typing.Callable, make_recorder: type
+) -> None:
+    recorder = make_recorder()
+    # No monitoring and no reads: the server does not notice the first
+    # client leaving until the second one arrives.
+    server = await make_server(connect_callback=recorder.callback, monitor_connection_interval=0)
+    first = await make_client(server)
+    first_reader = server.reader
+    await first.close()
+    async with asyncio.timeout(STD_TIMEOUT):
+        while not first_reader.at_eof():
+            await asyncio.sleep(0.001)
+    assert recorder.states == [True]
+    second = await make_client(server, wait_connected=False)
+    async with asyncio.timeout(STD_TIMEOUT):
+        while server.reader is first_reader:
+            await asyncio.sleep(0.001)
+    assert recorder.states == [True, False, True]
+    await second.write_str("second")
+    assert await within_timeout(server.read_str()) == "second"
 
 
 async def test_server_read_sees_the_client_leaving_and_calls_back_before_raising(

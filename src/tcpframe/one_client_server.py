@@ -120,6 +120,10 @@ class OneClientServer(BaseClientOrServer):
         if self.port == 0 and len(sockets) == 1:
             self.port = sockets[0].getsockname()[1]
         self.log.info("%s listening on %s:%s", self.name, self.host, self.port)
+        if not isinstance(self.start_task, asyncio.Task) and not self.start_task.done():
+            # Constructed with do_start=False and started by hand: start_task
+            # is a plain future that nothing else will set.
+            self.start_task.set_result(None)
 
     def _client_arrived(self, protocol: FrameProtocol) -> None:
         task = asyncio.create_task(self._attach_client(protocol))
