@@ -549,6 +549,51 @@ async def test_writing_to_a_reset_connection_raises_connection_error_and_closes(
     assert recorder.states == [True, False]
 
 
+# --- Flow control and coalescing --------------------------------------------
+
+
+async def test_client_write_waits_while_the_server_does_not_read(connect_pair: typing.Callable) -> None:
+    import socket
+
+    server, client = await connect_pair()
+    client.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    server.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    client.writer.transport.set_write_buffer_limits(high=65536)
+    data = bytes(range(256)) * (8 * 4096)  # 8 MiB
+    write_task = asyncio.create_task(client.write(data))
+    await asyncio.sleep(0.1)
+    assert not write_task.done(), "write returned while the transport was above its high-water mark"
+    assert await within_timeout(server.readexactly(len(data))) == data
+    await within_timeout(write_task)
+
+
+class CountingTransport:
+    """Wrap a transport, counting calls to ``write``."""
+
+    def __init__(self, transport: typing.Any) -> None:
+        self.transport = transport
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> typing.Any:
+        return getattr(self.transport, name)
+
+
+async def test_a_burst_of_client_writes_costs_few_transport_writes(connect_pair: typing.Callable) -> None:
+    server, client = await connect_pair()
+    counting = CountingTransport(client.writer.transport)
+    client.writer._transport = counting
+    for i in range(1000):
+        await client.write_str(f"message {i}")
+    async with asyncio.timeout(STD_TIMEOUT):
+        received = [await server.read_str() for _ in range(1000)]
+    assert received == [f"message {i}" for i in range(1000)]
+    assert counting.writes <= 5, f"{counting.writes} transport writes for 1000 write_str calls"
+
+
 # --- Heartbeats -------------------------------------------------------------
 
 

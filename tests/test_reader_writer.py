@@ -661,3 +661,84 @@ async def test_pending_writes_are_sent_before_a_read_waits_for_the_reply(
     with pytest.raises(StopIteration) as stop:
         reply_coro.send(None)
     assert stop.value.value == b"reply\n"
+
+
+# --- Property: same reads, same chunks, same results as asyncio.StreamReader --
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"ab"]
+
+read_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("read"), st.integers(-1, 40)),
+        st.tuples(st.just("readexactly"), st.integers(0, 40)),
+        st.tuples(st.just("readline"), st.none()),
+        st.tuples(st.just("readuntil"), st.sampled_from(SEPARATORS)),
+    ),
+    max_size=12,
+)
+stream_bytes = st.lists(st.sampled_from([b"a", b"b", b"\n", b"\r", b"X", b"XYZZY", b"xxxxxxx", b"ab"])).map(b"".join)
+
+
+async def run_read_operations(
+    reader: typing.Any, data: bytes, chunk_sizes: list[int], operations: list[tuple[str, typing.Any]]
+) -> list[tuple]:
+    """Feed ``data`` to ``reader`` in chunks while running ``operations``.
+
+    Returns what each read returned or raised. The reading task runs to
+    quiescence between chunks, so both readers see the same schedule.
+    """
+    results: list[tuple] = []
+
+    async def read_all() -> None:
+        for name, argument in operations:
+            try:
+                if name == "readline":
+                    results.append(("data", await reader.readline()))
+                else:
+                    results.append(("data", await getattr(reader, name)(argument)))
+            except asyncio.IncompleteReadError as e:
+                results.append(("IncompleteReadError", e.partial, e.expected))
+            except asyncio.LimitOverrunError as e:
+                results.append(("LimitOverrunError", e.consumed))
+            except ValueError:
+                results.append(("ValueError",))
+
+    task = asyncio.create_task(read_all())
+    offset = 0
+    for size in chunk_sizes:
+        if offset >= len(data):
+            break
+        for _ in range(3):
+            await asyncio.sleep(0)
+        reader.feed_data(data[offset : offset + size])
+        offset += size
+    if offset < len(data):
+        reader.feed_data(data[offset:])
+    for _ in range(3):
+        await asyncio.sleep(0)
+    reader.feed_eof()
+    await asyncio.wait_for(task, STD_TIMEOUT)
+    results.append(("at_eof", reader.at_eof()))
+    return results
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=stream_bytes,
+    chunk_sizes=st.lists(st.integers(1, 30), max_size=20),
+    operations=read_operations,
+    limit=st.integers(1, 40),
+)
+def test_frame_reader_matches_stream_reader_for_any_reads_and_chunking(
+    data: bytes, chunk_sizes: list[int], operations: list, limit: int
+) -> None:
+    async def compare() -> tuple[list, list]:
+        expected = await run_read_operations(asyncio.StreamReader(limit=limit), data, chunk_sizes, operations)
+        actual = await run_read_operations(tcpframe.FrameReader(limit=limit), data, chunk_sizes, operations)
+        return expected, actual
+
+    expected, actual = asyncio.run(compare())
+    assert actual == expected
