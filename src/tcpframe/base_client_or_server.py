@@ -235,10 +235,10 @@ class BaseClientOrServer(abc.ABC):
         asyncio.IncompleteReadError
             If EOF comes first; ``partial`` holds the bytes that came.
         """
+        # Fast path: the bytes are buffered and nothing stands in the way.
         reader = self._reader
-        if reader is not None and not reader.connection_closing:
-            data = reader.readexactly_nowait(n)
-            if data is not None:
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            if (data := buffer.take_exactly(n)) is not None:
                 return data
         if not self.connected:
             await self._refuse_disconnected()
@@ -286,9 +286,8 @@ class BaseClientOrServer(abc.ABC):
             buffered and can be read again.
         """
         reader = self._reader
-        if reader is not None and not reader.connection_closing:
-            chunk = reader.readuntil_nowait(separator)
-            if chunk is not None:
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            if (chunk := buffer.take_until(separator, reader.limit)) is not None:
                 return chunk
         if not self.connected:
             await self._refuse_disconnected()
@@ -310,8 +309,9 @@ class BaseClientOrServer(abc.ABC):
             If EOF comes first; ``partial`` holds the bytes that came.
         """
         reader = self._reader
-        if reader is not None and not reader.connection_closing and reader.read_into_nowait(struct):
-            return
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            if buffer.copy_into(struct):
+                return
         if not self.connected:
             await self._refuse_disconnected()
         reader = typing.cast(FrameReader, self._reader)
@@ -338,8 +338,8 @@ class BaseClientOrServer(abc.ABC):
         terminator = self._terminator
         reader = self._reader
         line = None
-        if reader is not None and not reader.connection_closing:
-            line = reader.readuntil_nowait(terminator)
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            line = buffer.take_until(terminator, reader.limit)
         if line is None:
             line = await self.readuntil(terminator)
         return line[: -len(terminator)].decode(self._encoding)

@@ -67,7 +67,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connection_lost = True
-        self.reader.connection_closing = True
+        self.reader.note_connection_closing()
         if exc is None:
             self.reader.feed_eof()
             self._closed.set_result(None)

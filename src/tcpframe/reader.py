@@ -53,9 +53,11 @@ class FrameReader:
         self._wanted_separator: bytes | None = None
         self._protocol: FrameProtocol | None = None
         self._paused = False
-        # Set once the connection is closing or lost (by this end or the
-        # peer); a cheap check for the clients' fast paths.
-        self.connection_closing = False
+        self._connection_closing = False
+        # The receive buffer while reads may take from it with no further
+        # checks (no error, receiving not paused, connection not closing);
+        # else None. Clients read already-buffered data through it.
+        self.direct_buffer: receive_buffer.ReceiveBuffer | None = self._buffer
 
     def __repr__(self) -> str:
         state = [f"{len(self._buffer)} bytes"]
@@ -95,6 +97,7 @@ class FrameReader:
     def set_exception(self, exc: BaseException) -> None:
         """Make every read raise ``exc`` (the connection failed)."""
         self._exception = exc
+        self._update_direct_buffer()
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -311,12 +314,23 @@ class FrameReader:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def note_connection_closing(self) -> None:
+        """Note that the connection is closing or lost (at either end)."""
+        self._connection_closing = True
+        self._update_direct_buffer()
+
+    def _update_direct_buffer(self) -> None:
+        usable = self._exception is None and not self._paused and not self._connection_closing
+        self.direct_buffer = self._buffer if usable else None
+
     def _pause_receiving(self) -> None:
         if self._protocol is not None and self._protocol.pause_receiving():
             self._paused = True
+            self._update_direct_buffer()
 
     def _resume_receiving(self) -> None:
         self._paused = False
+        self._update_direct_buffer()
         if self._protocol is not None:
             self._protocol.resume_receiving()
 

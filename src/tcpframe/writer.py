@@ -135,7 +135,7 @@ class FrameWriter:
         """Send everything pending, then close the connection."""
         if not self._transport.is_closing():
             self.flush()
-        self._reader.connection_closing = True
+        self._reader.note_connection_closing()
         self._transport.close()
 
     async def wait_closed(self) -> None:
