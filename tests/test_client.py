@@ -6,10 +6,14 @@ event loop and on uvloop.
 """
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import logging
+import socket
+import struct
 import typing
+from collections.abc import Iterator
 
 import pytest
 
@@ -295,28 +299,26 @@ async def test_client_start_twice_is_a_runtime_error(connect_pair: typing.Callab
     assert client.connected
 
 
+@contextlib.contextmanager
+def port_without_listener() -> Iterator[int]:
+    """Yield a loopback port that is bound but not listening: connections
+    to it are refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
 async def test_connecting_to_a_port_without_a_server_fails_start_task(log: logging.Logger) -> None:
-    with socketless_port() as port:
+    with port_without_listener() as port:
         client = tcpframe.Client(host="127.0.0.1", port=port, log=log)
         with pytest.raises(ConnectionRefusedError):
             await within_timeout(client.start_task)
         assert not client.connected
         await client.close()
         assert client.done_task.done()
-
-
-class socketless_port:
-    """A port on 127.0.0.1 that nothing listens on, while in use."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))  # bound, never listening: refuses
-        return self.sock.getsockname()[1]
-
-    def __exit__(self, *exc_info: typing.Any) -> None:
-        self.sock.close()
 
 
 async def test_closing_a_client_while_it_is_connecting_leaves_it_closed(log: logging.Logger) -> None:
@@ -531,9 +533,6 @@ async def until_eof(client: tcpframe.Client) -> None:
 async def test_writing_to_a_reset_connection_raises_connection_error_and_closes(
     connect_pair: typing.Callable, make_recorder: type
 ) -> None:
-    import socket
-    import struct
-
     recorder = make_recorder()
     server, client = await connect_pair(
         client_kwargs=dict(connect_callback=recorder.callback, monitor_connection_interval=0)
@@ -553,8 +552,6 @@ async def test_writing_to_a_reset_connection_raises_connection_error_and_closes(
 
 
 async def test_client_write_waits_while_the_server_does_not_read(connect_pair: typing.Callable) -> None:
-    import socket
-
     server, client = await connect_pair()
     client.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
     server.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)

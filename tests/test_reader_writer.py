@@ -18,6 +18,8 @@ import types
 import typing
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tcpframe
 from tcpframe.protocol import FrameProtocol
@@ -651,11 +653,13 @@ async def test_pending_writes_are_sent_before_a_read_waits_for_the_reply(
     counting = CountingTransport(pair.client_writer.transport)
     pair.client_writer._transport = counting
     pair.client_writer.write(b"request\n")
-    assert counting.writes == []  # coalescing: not sent yet
+    assert counting.writes == [8], "a write to an idle connection goes out at once"
+    pair.client_writer.write(b"part 2\n")
+    assert counting.writes == [8], "a write right after another is coalesced"
     reply_coro = pair.client_reader.readline()
     waiter = reply_coro.send(None)  # suspends: no reply is buffered
-    assert counting.writes == [8], "the request was not sent before the read waited"
-    assert await asyncio.wait_for(pair.server_reader.readline(), STD_TIMEOUT) == b"request\n"
+    assert counting.writes == [8, 7], "the pending write was not sent before the read waited"
+    assert await asyncio.wait_for(pair.server_reader.readexactly(15), STD_TIMEOUT) == b"request\npart 2\n"
     pair.server_writer.write(b"reply\n")
     await asyncio.wait_for(waiter, STD_TIMEOUT)
     with pytest.raises(StopIteration) as stop:
@@ -664,9 +668,6 @@ async def test_pending_writes_are_sent_before_a_read_waits_for_the_reply(
 
 
 # --- Property: same reads, same chunks, same results as asyncio.StreamReader --
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"ab"]
 

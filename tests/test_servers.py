@@ -9,6 +9,7 @@ classes at the end run the way users' unittest suites do.
 import asyncio
 import logging
 import socket
+import sys
 import typing
 
 import pytest
@@ -81,22 +82,26 @@ async def test_port_zero_picks_a_free_port_and_updates_port(
     assert await within_timeout(server.read_str()) == "over " + localhost
 
 
-async def test_host_none_listens_on_all_interfaces(make_server: typing.Callable, make_client: typing.Callable) -> None:
+async def test_host_none_listens_on_all_interfaces(make_server: typing.Callable) -> None:
     # family=AF_INET (passed to create_server) makes a single socket, so
     # that port=0 can be updated.
     server = await make_server(host=None, family=socket.AF_INET)
+    localhost_only = await make_server(host=tcpframe.LOCALHOST_IPV4, family=socket.AF_INET)
     assert server.host is None
     assert server.port > 0
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # On Linux every 127.x.y.z reaches the loopback interface, but only a
+    # server listening on all interfaces accepts connections to 127.0.0.2.
+    other_address = "127.0.0.2" if sys.platform.startswith("linux") else socket.gethostbyname(socket.gethostname())
+    with pytest.raises(OSError):
+        _, writer = await within_timeout(asyncio.open_connection(other_address, localhost_only.port))
+        await tcpframe.close_stream_writer(writer)
+    reader, writer = await within_timeout(asyncio.open_connection(other_address, server.port))
     try:
-        # The wildcard address is taken: binding 0.0.0.0:port fails.
-        with pytest.raises(OSError):
-            listening.bind(("0.0.0.0", server.port))
+        await within_timeout(server.connected_task)
+        await server.write_str("reached")
+        assert await within_timeout(reader.readline()) == b"reached\r\n"
     finally:
-        listening.close()
-    client = await make_client(server)
-    await client.write_str("reached")
-    assert await within_timeout(server.read_str()) == "reached"
+        await tcpframe.close_stream_writer(writer)
 
 
 async def test_server_start_twice_is_a_runtime_error(make_server: typing.Callable) -> None:
