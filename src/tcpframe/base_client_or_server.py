@@ -368,11 +368,11 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        if not self.connected:
-            await self._refuse_disconnected()
-        writer = typing.cast(FrameWriter, self._writer)
+        writer = self._writer
+        if writer is None or not writer.ready:
+            writer = await self._connected_writer()
         writer.write(data)
-        if writer.must_drain():
+        if not writer.ready:
             await self._drain(writer)
 
     async def writelines(self, lines: Iterable[bytes]) -> None:
@@ -383,11 +383,11 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        if not self.connected:
-            await self._refuse_disconnected()
-        writer = typing.cast(FrameWriter, self._writer)
+        writer = self._writer
+        if writer is None or not writer.ready:
+            writer = await self._connected_writer()
         writer.writelines(lines)
-        if writer.must_drain():
+        if not writer.ready:
             await self._drain(writer)
 
     async def write_from(self, *structs: typing.Any) -> None:
@@ -399,11 +399,11 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        if not self.connected:
-            await self._refuse_disconnected()
-        writer = typing.cast(FrameWriter, self._writer)
+        writer = self._writer
+        if writer is None or not writer.ready:
+            writer = await self._connected_writer()
         writer.write_structs(structs)
-        if writer.must_drain():
+        if not writer.ready:
             await self._drain(writer)
 
     async def write_str(self, line: str) -> None:
@@ -417,11 +417,11 @@ class BaseClientOrServer(abc.ABC):
             If ``line`` cannot be encoded.
         """
         data = line.encode(self._encoding) + self._terminator
-        if not self.connected:
-            await self._refuse_disconnected()
-        writer = typing.cast(FrameWriter, self._writer)
+        writer = self._writer
+        if writer is None or not writer.ready:
+            writer = await self._connected_writer()
         writer.write(data)
-        if writer.must_drain():
+        if not writer.ready:
             await self._drain(writer)
 
     async def write_json(self, data: typing.Any) -> None:
@@ -435,6 +435,12 @@ class BaseClientOrServer(abc.ABC):
         await self.write_str(json.dumps(data))
 
     # Helpers.
+
+    async def _connected_writer(self) -> FrameWriter:
+        """Return the writer after the full `connected` check."""
+        if not self.connected:
+            await self._refuse_disconnected()
+        return typing.cast(FrameWriter, self._writer)
 
     async def _refuse_disconnected(self) -> typing.NoReturn:
         if self._last_connected:

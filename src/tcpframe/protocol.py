@@ -62,6 +62,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self.reader.feed_eof()
+        self._update_writer_ready()
         # Keep the transport open: the peer may still read what we write.
         return True
 
@@ -83,12 +84,15 @@ class FrameProtocol(asyncio.BufferedProtocol):
                     waiter.set_result(None)
                 else:
                     waiter.set_exception(exc)
+        self._update_writer_ready()
 
     def pause_writing(self) -> None:
         self.writing_paused = True
+        self._update_writer_ready()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
+        self._update_writer_ready()
         while self._drain_waiters:
             waiter = self._drain_waiters.popleft()
             if not waiter.done():
@@ -109,9 +113,13 @@ class FrameProtocol(asyncio.BufferedProtocol):
             self.transport.resume_reading()
 
     def flush_writes(self) -> None:
-        """Send what the writer has pending."""
+        """Send what the writer has pending: the reader is about to wait."""
         if self.writer is not None:
-            self.writer.flush()
+            self.writer.flush_point()
+
+    def _update_writer_ready(self) -> None:
+        if self.writer is not None:
+            self.writer.update_ready()
 
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark.

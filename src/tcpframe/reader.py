@@ -111,6 +111,11 @@ class FrameReader:
         """Maximum length of a line or separated chunk."""
         return self._limit
 
+    @property
+    def eof_received(self) -> bool:
+        """True once the peer has sent EOF (bytes may still be buffered)."""
+        return self._eof
+
     def at_eof(self) -> bool:
         """Return True if the peer closed and every byte has been read."""
         return self._eof and not len(self._buffer)

@@ -24,11 +24,14 @@ class FrameWriter:
     """Write bytes and structs to one connection.
 
     Offers the `asyncio.StreamWriter` API with the same semantics, plus
-    `write_structs`. Small writes are coalesced: they collect in one
-    pending buffer that goes to the transport in a single call, so a burst
-    of writes costs one ``send()`` rather than one each. `drain` still
-    honours the transport's high-water mark, and `close` and `write_eof`
-    send everything pending first.
+    `write_structs`. A write to an idle connection goes to the transport at
+    once, for low latency; the writes that follow it collect in one
+    pending buffer that goes to the transport in a single call (at the next
+    turn of the event loop, when this connection's reader is about to wait,
+    or at `FLUSH_SIZE` bytes), so a burst of writes costs a couple of
+    ``send()`` calls rather than one each. `drain` still honours the
+    transport's high-water mark, and `close` and `write_eof` send
+    everything pending first.
 
     Parameters
     ----------
@@ -45,8 +48,15 @@ class FrameWriter:
         self._protocol = protocol
         self._reader = reader
         self._loop = asyncio.get_running_loop()
+        # Invariant: bytes are pending only while a flush is scheduled.
         self._pending = bytearray()
         self._flush_handle: asyncio.Handle | None = None
+        # True after a write went straight to the transport, until the next
+        # flush point; writes meanwhile are coalesced.
+        self._sent_recently = False
+        # True while a write needs no checks before it and no drain after
+        # it: see `update_ready`.
+        self.ready = True
         # Writes are deferred, so the transport cannot reject one made
         # after write_eof; this flag lets write raise at once, as
         # asyncio.StreamWriter.write does.
@@ -76,8 +86,9 @@ class FrameWriter:
             )
         if self._eof_written:
             raise RuntimeError("Cannot call write() after write_eof()")
-        if len(data) >= FLUSH_SIZE:
+        if self._flush_handle is None and not self._sent_recently or len(data) >= FLUSH_SIZE:
             self.flush()
+            self._sent_recently = True
             self._transport.write(data)
             return
         self._pending += data
@@ -103,6 +114,10 @@ class FrameWriter:
         """
         if self._eof_written:
             raise RuntimeError("Cannot call write() after write_eof()")
+        if self._flush_handle is None and not self._sent_recently:
+            self._sent_recently = True
+            self._transport.write(structs.join_structs(structs_to_write))
+            return
         structs.append_structs(self._pending, structs_to_write)
         self._pending_grew()
 
@@ -137,6 +152,7 @@ class FrameWriter:
             self.flush()
         self._reader.note_connection_closing()
         self._transport.close()
+        self.ready = False
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed.
@@ -171,15 +187,30 @@ class FrameWriter:
             await asyncio.sleep(0)
         await self._protocol.wait_writable()
 
-    def must_drain(self) -> bool:
-        """Return True if `drain` could wait or raise; False if it would
-        return at once."""
-        return self._protocol.writing_paused or self._transport.is_closing() or (
-            self._reader.exception() is not None
+    def update_ready(self) -> None:
+        """Recompute `ready`: True unless the connection is closing or
+        failed, the peer sent EOF, or the transport paused writing.
+
+        Clients skip their checks and `drain` while `ready` is True; the
+        protocol calls this whenever one of those conditions changes.
+        """
+        self.ready = not (
+            self._protocol.writing_paused
+            or self._transport.is_closing()
+            or self._reader.exception() is not None
+            or self._reader.eof_received
         )
+
+    def flush_point(self) -> None:
+        """Send what is pending: the caller is about to let time pass.
+
+        The next write to go straight to the transport again.
+        """
+        self._sent_recently = False
+        self.flush()
 
     def _pending_grew(self) -> None:
         if len(self._pending) >= FLUSH_SIZE:
             self.flush()
-        elif self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self.flush)
+        if self._flush_handle is None and self._pending:
+            self._flush_handle = self._loop.call_soon(self.flush_point)
