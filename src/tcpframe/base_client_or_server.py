@@ -352,11 +352,7 @@ class BaseClientOrServer(abc.ABC):
         json.JSONDecodeError
             If the line is not valid JSON; the message holds the line.
         """
-        text = await self.read_str()
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise json.JSONDecodeError(f"Could not parse {text!r} as JSON: {e.msg}", e.doc, e.pos) from None
+        return decode_json(await self.read_str())
 
     # Writing.
 
@@ -454,6 +450,33 @@ class BaseClientOrServer(abc.ABC):
         except ConnectionError:
             await self.close_connection()
             raise
+
+
+# json.loads checks its argument's type, skips leading whitespace and
+# checks for trailing data around one call of the decoder's C scanner.
+# decode_json calls the scanner directly and falls back to json.loads
+# only when the text is not one bare JSON value.
+_scan_json_value = json.JSONDecoder().scan_once
+
+
+def decode_json(text: str) -> typing.Any:
+    """Decode one JSON value, as `json.loads` does.
+
+    Raises
+    ------
+    json.JSONDecodeError
+        If ``text`` is not valid JSON; the message contains ``text``.
+    """
+    try:
+        value, end = _scan_json_value(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, json.JSONDecodeError):
+        pass
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise json.JSONDecodeError(f"Could not parse {text!r} as JSON: {e.msg}", e.doc, e.pos) from None
 
 
 def make_done_future() -> asyncio.Future:
