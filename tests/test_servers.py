@@ -177,6 +177,19 @@ async def test_a_bad_terminator_or_encoding_is_a_value_error(
         server_class(host=tcpframe.LOCALHOST_IPV4, port=0, log=log, **bad_kwargs)
 
 
+async def test_limit_keyword_sets_the_server_readers_line_limit(
+    make_server: typing.Callable, make_client: typing.Callable
+) -> None:
+    server = await make_server(limit=16)
+    client = await make_client(server)
+    line = b"y" * 40 + b"\r\n"
+    await client.write(line)
+    with pytest.raises(asyncio.LimitOverrunError):
+        await within_timeout(server.read_str())
+    assert server.connected
+    assert await within_timeout(server.readexactly(len(line))) == line
+
+
 # --- One client at a time ------------------------------------------------------
 
 
