@@ -24,7 +24,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
-from libc.string cimport memchr, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -35,6 +35,47 @@ cdef extern from "string.h" nogil:
                  const void* needle, size_t needlelen)
 
 DEFAULT_CHUNK_SIZE = 65536
+
+
+cdef Py_ssize_t anchor_index(const unsigned char* needle, Py_ssize_t length) noexcept:
+    """Return the index of the last byte found only once in ``needle``.
+
+    Returns the index of the last byte if every byte repeats.
+    """
+    cdef Py_ssize_t counts[256]
+    cdef Py_ssize_t i
+    memset(counts, 0, sizeof(counts))
+    for i in range(length):
+        counts[needle[i]] += 1
+    for i in range(length - 1, -1, -1):
+        if counts[needle[i]] == 1:
+            return i
+    return length - 1
+
+
+cdef inline const char* search(
+    const char* haystack, Py_ssize_t size,
+    const char* needle, Py_ssize_t length, Py_ssize_t anchor,
+) noexcept:
+    """Return the first occurrence of ``needle`` in ``haystack``, or NULL.
+
+    Caller must ensure ``size >= length >= 1`` and pass the needle's
+    `anchor_index`. ``memchr`` (vectorised in glibc, several times faster
+    than ``memmem``) finds the first place the anchor byte can be; as it
+    occurs once in the needle, that is nearly always a separator. After a
+    near miss ``memmem`` takes over, so the scan stays linear.
+    """
+    cdef const char* found = <const char*>memchr(
+        haystack + anchor, needle[anchor], size - length + 1
+    )
+    if found == NULL:
+        return NULL
+    cdef const char* candidate = found - anchor
+    if memcmp(candidate, needle, length) == 0:
+        return candidate
+    return <const char*>memmem(
+        candidate + 1, size - (candidate + 1 - haystack), needle, length
+    )
 
 
 def check_separator(separator: object) -> bytes:
@@ -358,25 +399,22 @@ cdef class ReceiveBuffer:
         cdef bytes checked = check_separator(separator)
         if self.scan_separator is None or checked != self.scan_separator:
             self.scan_separator = checked
+            self.scan_anchor = anchor_index(
+                <const unsigned char*>PyBytes_AS_STRING(checked), PyBytes_GET_SIZE(checked)
+            )
             self.scan_from = 0
         return self.scan_separator
 
-    cdef Py_ssize_t find_separator(self, bytes separator):
+    cdef Py_ssize_t find_separator(self, bytes separator) noexcept:
         cdef const char* data = self.storage + self.start
         cdef Py_ssize_t unread = self.end - self.start
         cdef Py_ssize_t length = PyBytes_GET_SIZE(separator)
         cdef const char* found = NULL
         if unread - self.scan_from >= length:
-            if length == 1:
-                found = <const char*>memchr(
-                    data + self.scan_from, PyBytes_AS_STRING(separator)[0],
-                    unread - self.scan_from,
-                )
-            else:
-                found = <const char*>memmem(
-                    data + self.scan_from, unread - self.scan_from,
-                    PyBytes_AS_STRING(separator), length,
-                )
+            found = search(
+                data + self.scan_from, unread - self.scan_from,
+                PyBytes_AS_STRING(separator), length, self.scan_anchor,
+            )
         if found == NULL:
             self.scan_from = max(0, unread + 1 - length)
             return -1

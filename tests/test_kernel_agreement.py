@@ -17,7 +17,7 @@ from tcpframe._pure import receive_buffer as pure
 
 IMPLEMENTATIONS = [compiled, pure]
 
-SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"Z", b"ZY"]
+SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"Z", b"ZY", b"ZZ"]
 # Streams are made of separators, pieces of them and filler, so that
 # matches, near misses and separators split across chunks all turn up often.
 TOKENS = [b"a", b"bc", b"\r", b"\n", b"\r\n", b"X", b"XYZ", b"ZY", b"XYZZY", b"Z"]

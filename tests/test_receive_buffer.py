@@ -216,6 +216,23 @@ def test_find_resumes_after_a_partial_match() -> None:
     assert buffer.find(b"XYZZY") == 5
 
 
+@pytest.mark.parametrize(
+    ("data", "separator", "index"),
+    [
+        (b"XYZZXYZZYY", b"XYZZY", 4),
+        (b"YXYZZXYZZY", b"XYZZY", 5),
+        (b"\n\n\r\r\n", b"\r\n", 3),
+        (b"abaababab", b"abab", 3),
+        (b"aaaab", b"aab", 2),
+        (b"baa", b"aa", 1),
+        (b"abaaa", b"aa", 2),
+    ],
+)
+def test_find_skips_near_misses(data: bytes, separator: bytes, index: int) -> None:
+    assert filled(data).find(separator) == index
+    assert data.find(separator) == index
+
+
 def test_find_restarts_for_a_different_separator() -> None:
     buffer = filled(b"one XYZZY two\n")
     assert buffer.find(b"\n") == 13

@@ -30,9 +30,11 @@ cdef class ReceiveBuffer:
         # byte starts that separator.
         bytes scan_separator
         Py_ssize_t scan_from
+        # Index in scan_separator of the byte that memchr looks for.
+        Py_ssize_t scan_anchor
 
     # Caller must ensure 0 <= n <= self.end - self.start.
-    cdef inline void consume(self, Py_ssize_t n):
+    cdef inline void consume(self, Py_ssize_t n) noexcept:
         self.start += n
         self.scan_from = self.scan_from - n if self.scan_from > n else 0
 
@@ -52,7 +54,7 @@ cdef class ReceiveBuffer:
     cdef bytes scan_for(self, object separator)
 
     # Caller must pass the bytes returned by scan_for for this scan.
-    cdef Py_ssize_t find_separator(self, bytes separator)
+    cdef Py_ssize_t find_separator(self, bytes separator) noexcept
 
 
 # Caller must release ``view`` with PyBuffer_Release when this returns 0.
