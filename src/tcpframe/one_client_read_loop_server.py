@@ -101,17 +101,20 @@ class OneClientReadLoopServer(OneClientServer):
             await self._user_connect_callback(self)
 
     async def read_loop(self) -> None:
-        """Call `read_and_dispatch` while connected; close the client on error."""
+        """Call `read_and_dispatch` while connected; close the client when
+        the connection ends or `read_and_dispatch` raises."""
+        # The client this loop serves; by the time the loop ends, another
+        # client may have connected, and that one must be left alone.
+        reader = self._reader
         try:
             while self.connected:
                 await self.read_and_dispatch()
+            self.log.info("%s read loop ended: client disconnected", self.name)
         except (asyncio.IncompleteReadError, ConnectionError):
             self.log.info("%s read loop ended: connection lost", self.name)
-            await self.close_client(cancel_read_loop_task=False)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             self.log.exception("%s read_and_dispatch failed; closing the client", self.name)
+        if self._reader is reader:
             await self.close_client(cancel_read_loop_task=False)
 
     @abc.abstractmethod
