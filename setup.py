@@ -29,4 +29,6 @@ extensions = [
     for name in KERNELS
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))
+# The .pxd files live in the package (src/tcpframe/_compiled/), where
+# Cython looks them up by the modules' dotted names.
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"]))

@@ -9,6 +9,7 @@ copy out of its front with one ``memcpy`` each, and separator scans use
 __all__ = ["ReceiveBuffer"]
 
 from asyncio import LimitOverrunError
+from codecs import lookup as codecs_lookup
 
 cimport cython
 from cpython.buffer cimport (
@@ -24,6 +25,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
+from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 cdef extern from "Python.h":
@@ -308,23 +310,44 @@ cdef class ReceiveBuffer:
             the buffered bytes already exceed ``limit``. Nothing is consumed;
             ``consumed`` is the offending offset.
         """
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, not {limit}")
-        cdef bytes checked = self.scan_for(separator)
-        cdef Py_ssize_t index = self.find_separator(checked)
-        cdef Py_ssize_t offset
+        cdef Py_ssize_t index = self.locate_separator(separator, limit)
         if index < 0:
-            offset = self.end - self.start + 1 - PyBytes_GET_SIZE(checked)
-            if offset > limit:
-                raise LimitOverrunError(
-                    "Separator is not found, and chunk exceed the limit", offset
-                )
             return None
-        if index > limit:
-            raise LimitOverrunError(
-                "Separator is found, but chunk is longer than limit", index
-            )
-        return self.take_bytes(index + PyBytes_GET_SIZE(checked))
+        return self.take_bytes(index + PyBytes_GET_SIZE(self.scan_separator))
+
+    def take_line(self, separator, Py_ssize_t limit, str encoding not None):
+        """Consume a line through ``separator``; return it decoded, without
+        the separator.
+
+        Like `take_until` followed by stripping and a strict decode, in one
+        step and with no intermediate `bytes`.
+
+        Returns
+        -------
+        line : `str` | None
+            The decoded line, or None if the separator is not buffered yet
+            (nothing is consumed).
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `take_until`; nothing is consumed.
+        UnicodeDecodeError
+            If the line is not valid ``encoding``; the line is consumed.
+        LookupError
+            If ``encoding`` is not a known codec; nothing is consumed.
+        """
+        if encoding is not self.line_encoding:
+            codecs_lookup(encoding)
+            self.line_encoding_c = encoding.encode("ascii")
+            self.line_encoding = encoding
+        cdef Py_ssize_t index = self.locate_separator(separator, limit)
+        if index < 0:
+            return None
+        cdef const char* line = self.storage + self.start
+        # consume() only moves start, so line stays valid for the decode.
+        self.consume(index + PyBytes_GET_SIZE(self.scan_separator))
+        return PyUnicode_Decode(line, index, self.line_encoding_c, "strict")
 
     def copy_into(self, target):
         """Fill the writable buffer ``target`` from the front, all or nothing.
@@ -392,6 +415,25 @@ cdef class ReceiveBuffer:
         self.storage = storage
         self.capacity = capacity
         return 0
+
+    cdef Py_ssize_t locate_separator(self, object separator, Py_ssize_t limit) except -2:
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        cdef bytes checked = self.scan_for(separator)
+        cdef Py_ssize_t index = self.find_separator(checked)
+        cdef Py_ssize_t offset
+        if index < 0:
+            offset = self.end - self.start + 1 - PyBytes_GET_SIZE(checked)
+            if offset > limit:
+                raise LimitOverrunError(
+                    "Separator is not found, and chunk exceed the limit", offset
+                )
+            return -1
+        if index > limit:
+            raise LimitOverrunError(
+                "Separator is found, but chunk is longer than limit", index
+            )
+        return index
 
     cdef bytes scan_for(self, object separator):
         if separator is self.scan_separator and separator is not None:

@@ -20,7 +20,10 @@ IMPLEMENTATIONS = [compiled, pure]
 SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"Z", b"ZY", b"ZZ"]
 # Streams are made of separators, pieces of them and filler, so that
 # matches, near misses and separators split across chunks all turn up often.
-TOKENS = [b"a", b"bc", b"\r", b"\n", b"\r\n", b"X", b"XYZ", b"ZY", b"XYZZY", b"Z"]
+TOKENS = [b"a", b"bc", b"\r", b"\n", b"\r\n", b"X", b"XYZ", b"ZY", b"XYZZY", b"Z", b"\xc3\xa9", b"\xff"]
+# Codecs for take_line: valid, strict ones that fail on some tokens, and
+# unusable ones.
+ENCODINGS = ["utf-8", "ascii", "latin-1", "utf-16", "no-such-codec", 8]
 
 payloads = st.lists(st.sampled_from(TOKENS), max_size=12).map(b"".join)
 sizes = st.integers(min_value=-3, max_value=60)
@@ -37,6 +40,7 @@ operations = st.one_of(
     st.tuples(st.just("take_until"), separators, limits),
     st.tuples(st.just("take_until"), bad_separators, limits),
     st.tuples(st.just("take_until_near_limit"), separators, st.integers(-1, 1)),
+    st.tuples(st.just("take_line"), separators, limits, st.sampled_from(ENCODINGS)),
     st.tuples(st.just("copy_into"), st.integers(min_value=0, max_value=40)),
     st.tuples(st.just("peek"), sizes),
     st.tuples(st.just("skip"), sizes),

@@ -339,6 +339,48 @@ def test_take_until_rejects_negative_limit() -> None:
     assert len(buffer) == 2
 
 
+@pytest.mark.parametrize("separator", SEPARATORS)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_take_line_returns_decoded_lines_without_the_separator(separator: bytes, encoding: str) -> None:
+    lines = ["température", "", "ok"]
+    buffer = filled(b"".join(line.encode(encoding) + separator for line in lines))
+    assert [buffer.take_line(separator, 1000, encoding) for _ in lines] == lines
+    assert buffer.take_line(separator, 1000, encoding) is None
+    assert len(buffer) == 0
+
+
+def test_take_line_waits_for_the_separator() -> None:
+    buffer = filled(b"partial\r")
+    assert buffer.take_line(b"\r\n", 100, "utf-8") is None
+    buffer.feed(b"\nrest")
+    assert buffer.take_line(b"\r\n", 100, "utf-8") == "partial"
+    assert buffer.take() == b"rest"
+
+
+def test_take_line_overrun_consumes_nothing() -> None:
+    buffer = filled(b"x" * 20 + b"\n")
+    with pytest.raises(asyncio.LimitOverrunError) as error:
+        buffer.take_line(b"\n", 10, "utf-8")
+    assert error.value.consumed == 20
+    assert buffer.take_line(b"\n", 20, "utf-8") == "x" * 20
+
+
+def test_take_line_consumes_an_undecodable_line() -> None:
+    buffer = filled(b"\xff\xfe\n", b"next\n")
+    with pytest.raises(UnicodeDecodeError):
+        buffer.take_line(b"\n", 100, "utf-8")
+    assert buffer.take_line(b"\n", 100, "utf-8") == "next"
+
+
+def test_take_line_rejects_an_unknown_codec_and_consumes_nothing() -> None:
+    buffer = filled(b"line\n")
+    with pytest.raises(LookupError):
+        buffer.take_line(b"\n", 100, "no-such-codec")
+    with pytest.raises(TypeError):
+        buffer.take_line(b"\n", 100, None)
+    assert buffer.take() == b"line\n"
+
+
 # copy_into
 
 

@@ -337,11 +337,11 @@ class BaseClientOrServer(abc.ABC):
         """
         terminator = self._terminator
         reader = self._reader
-        line = None
         if reader is not None and (buffer := reader.direct_buffer) is not None:
-            line = buffer.take_until(terminator, reader.limit)
-        if line is None:
-            line = await self.readuntil(terminator)
+            text = buffer.take_line(terminator, reader.limit, self._encoding)
+            if text is not None:
+                return text
+        line = await self.readuntil(terminator)
         return line[: -len(terminator)].decode(self._encoding)
 
     async def read_json(self) -> typing.Any:

@@ -3,9 +3,14 @@
 __all__ = ["ReceiveBuffer"]
 
 import asyncio
+import codecs
 import ctypes
 
 DEFAULT_CHUNK_SIZE = 65536
+
+# Types whose instances copy_into may keep a char array over (see
+# ReceiveBuffer._byte_array_over).
+_CTYPES_OBJECTS = (ctypes.Structure, ctypes.Union, ctypes.Array)
 
 
 def check_separator(separator: object) -> bytes:
@@ -71,6 +76,11 @@ class ReceiveBuffer:
         self._offered = 0
         self._scan_separator: bytes | None = None
         self._scan_from = 0
+        # The encoding take_line last checked (a str once it checked one).
+        self._line_encoding: object = object()
+        # The ctypes object copy_into last filled, and a char array over it.
+        self._target: object = None
+        self._target_bytes: ctypes.Array | None = None
 
     def __len__(self) -> int:
         return len(self._data)
@@ -150,9 +160,13 @@ class ReceiveBuffer:
         """
         if n < 0:
             raise ValueError("readexactly size can not be less than zero")
-        if len(self._data) < n:
+        data = self._data
+        if len(data) < n:
             return None
-        return self._consume(n)
+        chunk = bytes(data[:n])
+        del data[:n]
+        self._scan_from = self._scan_from - n if self._scan_from > n else 0
+        return chunk
 
     def find(self, separator: bytes) -> int:
         """Return the offset of ``separator`` in the buffered bytes, or -1.
@@ -198,22 +212,50 @@ class ReceiveBuffer:
             the buffered bytes already exceed ``limit``. Nothing is consumed;
             ``consumed`` is the offending offset.
         """
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, not {limit}")
-        index = self.find(separator)
-        separator_length = len(self._scan_separator)
+        index = self._locate_separator(separator, limit)
         if index < 0:
-            offset = len(self._data) + 1 - separator_length
-            if offset > limit:
-                raise asyncio.LimitOverrunError(
-                    "Separator is not found, and chunk exceed the limit", offset
-                )
             return None
-        if index > limit:
-            raise asyncio.LimitOverrunError(
-                "Separator is found, but chunk is longer than limit", index
-            )
-        return self._consume(index + separator_length)
+        return self._consume(index + len(self._scan_separator))
+
+    def take_line(self, separator: bytes, limit: int, encoding: str) -> str | None:
+        """Consume a line through ``separator``; return it decoded, without
+        the separator.
+
+        Like `take_until` followed by stripping and a strict decode, in one
+        step and with no intermediate `bytes`.
+
+        Returns
+        -------
+        line : `str` | None
+            The decoded line, or None if the separator is not buffered yet
+            (nothing is consumed).
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `take_until`; nothing is consumed.
+        UnicodeDecodeError
+            If the line is not valid ``encoding``; the line is consumed.
+        LookupError
+            If ``encoding`` is not a known codec; nothing is consumed.
+        """
+        if encoding is not self._line_encoding:
+            if encoding is None:
+                raise TypeError("Argument 'encoding' must not be None")
+            if not isinstance(encoding, str):
+                raise TypeError(
+                    f"Argument 'encoding' has incorrect type (expected str, got {type(encoding).__name__})"
+                )
+            codecs.lookup(encoding)
+            self._line_encoding = encoding
+        index = self._locate_separator(separator, limit)
+        if index < 0:
+            return None
+        data = self._data
+        line = data[:index]
+        del data[: index + len(self._scan_separator)]
+        self._scan_from = 0
+        return line.decode(encoding)
 
     def copy_into(self, target: object) -> bool:
         """Fill the writable buffer ``target`` from the front, all or nothing.
@@ -236,18 +278,63 @@ class ReceiveBuffer:
         ValueError
             If ``target`` is not C-contiguous.
         """
-        with writable_view(target) as view:
-            nbytes = view.nbytes
-        if len(self._data) < nbytes:
+        target_bytes = self._target_bytes
+        if (
+            target is not self._target
+            or target_bytes is None
+            or ctypes.addressof(target_bytes) != ctypes.addressof(target)
+        ):
+            target_bytes = self._byte_array_over(target)
+        nbytes = len(target_bytes) if target_bytes is not None else 0
+        data = self._data
+        if len(data) < nbytes:
             return False
         if nbytes:
-            (ctypes.c_char * nbytes).from_buffer(target).raw = self._data[:nbytes]
-            self._consume_without_copy(nbytes)
+            target_bytes.raw = data[:nbytes]
+            del data[:nbytes]
+            self._scan_from = self._scan_from - nbytes if self._scan_from > nbytes else 0
         return True
 
+    def _byte_array_over(self, target: object) -> ctypes.Array | None:
+        """Return a ctypes char array over ``target``'s memory (None if it
+        is empty), remembering it when ``target`` is a ctypes object.
+
+        Readers fill the same struct again and again; the remembered array
+        saves checking it each time. Only ctypes objects are remembered:
+        the array holds a buffer export, which would stop a bytearray or
+        numpy array from being resized.
+        """
+        with writable_view(target) as view:
+            nbytes = view.nbytes
+        target_bytes = (ctypes.c_char * nbytes).from_buffer(target) if nbytes else None
+        if isinstance(target, _CTYPES_OBJECTS):
+            self._target, self._target_bytes = target, target_bytes
+        return target_bytes
+
+    def _locate_separator(self, separator: bytes, limit: int) -> int:
+        """Return the index of ``separator`` within ``limit``, or -1 if it
+        is not buffered yet; raise as `take_until`."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        index = self.find(separator)
+        if index < 0:
+            offset = len(self._data) + 1 - len(self._scan_separator)
+            if offset > limit:
+                raise asyncio.LimitOverrunError(
+                    "Separator is not found, and chunk exceed the limit", offset
+                )
+            return -1
+        if index > limit:
+            raise asyncio.LimitOverrunError(
+                "Separator is found, but chunk is longer than limit", index
+            )
+        return index
+
     def _consume(self, n: int) -> bytes:
-        chunk = bytes(self._data[:n])
-        self._consume_without_copy(n)
+        data = self._data
+        chunk = bytes(data[:n])
+        del data[:n]
+        self._scan_from = self._scan_from - n if self._scan_from > n else 0
         return chunk
 
     def _consume_without_copy(self, n: int) -> None:

@@ -1,8 +1,8 @@
 """Declarations of ``tcpframe._compiled.receive_buffer`` for cimport.
 
-This file sits in the package layout under ``ext/`` because Cython finds
-the ``.pxd`` of the module ``tcpframe._compiled.receive_buffer`` (built from
-``ext/receive_buffer.pyx``) by its dotted name, not next to the ``.pyx``.
+Cython finds the ``.pxd`` of the module ``tcpframe._compiled.receive_buffer``
+(built from ``ext/receive_buffer.pyx``) by its dotted name, so it sits in
+the package, on setup.py's include path, and ships with it.
 """
 
 cimport cython
@@ -32,6 +32,10 @@ cdef class ReceiveBuffer:
         Py_ssize_t scan_from
         # Index in scan_separator of the byte that memchr looks for.
         Py_ssize_t scan_anchor
+        # The encoding take_line last decoded with, and its name as a C
+        # string for PyUnicode_Decode.
+        str line_encoding
+        bytes line_encoding_c
 
     # Caller must ensure 0 <= n <= self.end - self.start.
     cdef inline void consume(self, Py_ssize_t n) noexcept:
@@ -48,6 +52,11 @@ cdef class ReceiveBuffer:
     # across this call: it may move the unread bytes to the front or
     # reallocate the storage.
     cdef int make_room(self, Py_ssize_t size) except -1
+
+    # Caller may pass any object; raises like take_until. Returns the index
+    # of the separator (then self.scan_separator is it, as bytes), or -1 if
+    # it is not buffered yet.
+    cdef Py_ssize_t locate_separator(self, object separator, Py_ssize_t limit) except -2
 
     # Caller may pass any object; raises like check_separator. Returns the
     # separator as bytes, restarting the scan if it differs from the last.
