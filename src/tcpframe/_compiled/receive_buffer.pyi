@@ -42,5 +42,10 @@ class ReceiveBuffer:
         self, separator: bytes | bytearray | memoryview, limit: int
     ) -> bytes | None:
         """Consume and return the bytes up to and including ``separator``."""
+    def take_line(
+        self, separator: bytes | bytearray | memoryview, limit: int, encoding: str
+    ) -> str | None:
+        """Consume a line through ``separator``; return it decoded, without
+        the separator."""
     def copy_into(self, target: Buffer) -> bool:
         """Fill the writable buffer ``target`` from the front, all or nothing."""
