@@ -419,6 +419,15 @@ def test_copy_into_fills_a_c_contiguous_2d_array() -> None:
     assert target.tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
+def test_copy_into_follows_a_resized_ctypes_object() -> None:
+    target = (ctypes.c_char * 4)()
+    buffer = filled(b"abcd", bytes(range(64)))
+    assert buffer.copy_into(target)
+    ctypes.resize(target, 64)
+    assert buffer.copy_into(target)
+    assert ctypes.string_at(ctypes.addressof(target), 64) == bytes(range(64))
+
+
 def test_copy_into_is_all_or_nothing() -> None:
     buffer = filled(b"abc")
     target = bytearray(b"....")

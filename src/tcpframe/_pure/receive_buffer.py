@@ -11,6 +11,7 @@ DEFAULT_CHUNK_SIZE = 65536
 # Types whose instances copy_into may keep a char array over (see
 # ReceiveBuffer._byte_array_over).
 _CTYPES_OBJECTS = (ctypes.Structure, ctypes.Union, ctypes.Array)
+_REMEMBERED_TARGETS = 8
 
 
 def check_separator(separator: object) -> bytes:
@@ -78,9 +79,9 @@ class ReceiveBuffer:
         self._scan_from = 0
         # The encoding take_line last checked (a str once it checked one).
         self._line_encoding: object = object()
-        # The ctypes object copy_into last filled, and a char array over it.
-        self._target: object = None
-        self._target_bytes: ctypes.Array | None = None
+        # For the ctypes objects copy_into filled lately, by id: the object
+        # and a char array over it.
+        self._target_arrays: dict[int, tuple[object, ctypes.Array | None]] = {}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -278,13 +279,7 @@ class ReceiveBuffer:
         ValueError
             If ``target`` is not C-contiguous.
         """
-        target_bytes = self._target_bytes
-        if (
-            target is not self._target
-            or target_bytes is None
-            or ctypes.addressof(target_bytes) != ctypes.addressof(target)
-        ):
-            target_bytes = self._byte_array_over(target)
+        target_bytes = self._byte_array_over(target)
         nbytes = len(target_bytes) if target_bytes is not None else 0
         data = self._data
         if len(data) < nbytes:
@@ -299,16 +294,26 @@ class ReceiveBuffer:
         """Return a ctypes char array over ``target``'s memory (None if it
         is empty), remembering it when ``target`` is a ctypes object.
 
-        Readers fill the same struct again and again; the remembered array
-        saves checking it each time. Only ctypes objects are remembered:
-        the array holds a buffer export, which would stop a bytearray or
-        numpy array from being resized.
+        Readers fill the same few structs again and again; a remembered
+        array saves checking them each time. Only ctypes objects are
+        remembered: the array holds a buffer export, which would stop a
+        bytearray or numpy array from being resized.
         """
+        remembered = self._target_arrays.get(id(target))
+        if remembered is not None:
+            remembered_target, target_bytes = remembered
+            # ctypes.resize() may have moved the object's memory.
+            if remembered_target is target and (
+                target_bytes is None or ctypes.addressof(target_bytes) == ctypes.addressof(target)
+            ):
+                return target_bytes
         with writable_view(target) as view:
             nbytes = view.nbytes
         target_bytes = (ctypes.c_char * nbytes).from_buffer(target) if nbytes else None
         if isinstance(target, _CTYPES_OBJECTS):
-            self._target, self._target_bytes = target, target_bytes
+            if len(self._target_arrays) >= _REMEMBERED_TARGETS:
+                self._target_arrays.clear()
+            self._target_arrays[id(target)] = (target, target_bytes)
         return target_bytes
 
     def _locate_separator(self, separator: bytes, limit: int) -> int:
