@@ -5,6 +5,7 @@ __all__ = ["ReceiveBuffer"]
 import asyncio
 import codecs
 import ctypes
+import sys
 
 DEFAULT_CHUNK_SIZE = 65536
 
@@ -182,17 +183,7 @@ class ReceiveBuffer:
         ValueError
             If ``separator`` is empty.
         """
-        if self._scan_separator is None or separator is not self._scan_separator:
-            separator = check_separator(separator)
-            if separator != self._scan_separator:
-                self._scan_separator = separator
-                self._scan_from = 0
-        index = self._data.find(self._scan_separator, self._scan_from)
-        if index < 0:
-            self._scan_from = max(0, len(self._data) + 1 - len(self._scan_separator))
-        else:
-            self._scan_from = index
-        return index
+        return self._locate_separator(separator, sys.maxsize)
 
     def take_until(self, separator: bytes, limit: int) -> bytes | None:
         """Consume and return the bytes up to and including ``separator``.
@@ -321,14 +312,22 @@ class ReceiveBuffer:
         is not buffered yet; raise as `take_until`."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, not {limit}")
-        index = self.find(separator)
+        if self._scan_separator is None or separator is not self._scan_separator:
+            separator = check_separator(separator)
+            if separator != self._scan_separator:
+                self._scan_separator = separator
+                self._scan_from = 0
+        data = self._data
+        index = data.find(self._scan_separator, self._scan_from)
         if index < 0:
-            offset = len(self._data) + 1 - len(self._scan_separator)
+            offset = len(data) + 1 - len(self._scan_separator)
+            self._scan_from = offset if offset > 0 else 0
             if offset > limit:
                 raise asyncio.LimitOverrunError(
                     "Separator is not found, and chunk exceed the limit", offset
                 )
             return -1
+        self._scan_from = index
         if index > limit:
             raise asyncio.LimitOverrunError(
                 "Separator is found, but chunk is longer than limit", index
