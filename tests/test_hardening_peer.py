@@ -16,6 +16,8 @@ import ctypes
 import json
 import logging
 import random
+import socket
+import time
 import typing
 
 import pytest
@@ -72,10 +74,12 @@ async def connect_client(
         return client, peer, recorder
 
     yield connect
-    for client in clients:
-        await within_timeout(client.close())
-    for sock in sockets:
-        sock.close()
+    try:
+        for client in clients:
+            await within_timeout(client.close())
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.fixture
@@ -622,3 +626,94 @@ async def test_a_second_and_third_client_are_turned_away_while_the_first_keeps_w
     assert await first.recv_exactly(10) == b"to first\r\n"
     assert server.connected
     assert recorder.states == [True]
+
+
+# --- A peer that stops reading, at close time --------------------------------------------
+
+
+@pytest.fixture
+def short_close_stall_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Make close_stream_writer give up on a stalled peer after 0.2 s (not 5 s)."""
+    monkeypatch.setattr(tcpframe.utils, "CLOSE_STALL_TIMEOUT", 0.2)
+    return 0.2
+
+
+async def write_until_blocked(end: tcpframe.BaseClientOrServer) -> tuple[asyncio.Task, bytearray]:
+    """Write numbered 64 KiB chunks until a write waits in drain; return the
+    blocked task and every byte handed to the writer."""
+    end.writer.transport.set_write_buffer_limits(high=2**16)
+    written = bytearray()
+
+    async def write_forever() -> None:
+        number = 0
+        while True:
+            number += 1
+            chunk = bytes([number % 251]) * 2**16
+            written.extend(chunk)
+            await end.write(chunk)
+
+    task = asyncio.create_task(write_forever())
+    await wait_until(lambda: not end.writer.ready)
+    await asyncio.sleep(0.02)
+    assert not task.done()
+    return task, written
+
+
+@pytest.mark.all_event_loops
+async def test_closing_a_client_whose_peer_stopped_reading_aborts_instead_of_hanging(
+    connect_client: typing.Callable, short_close_stall_timeout: float
+) -> None:
+    """A peer that stops reading while we have bytes unsent gets: close()
+    still returns (after the peer accepted nothing for CLOSE_STALL_TIMEOUT
+    s, the connection is aborted and the unsent bytes dropped), the
+    callback reports the disconnect, and what the peer does get is a prefix
+    of what was written."""
+    client, peer, recorder = await connect_client()
+    write_task, written = await write_until_blocked(client)
+    await within_timeout(client.close(), timeout=3)
+    assert recorder.states == [True, False]
+    assert client.writer.transport.is_closing()
+    with pytest.raises(ConnectionError):
+        await within_timeout(write_task)
+    received = await peer.recv_until_eof()
+    assert written.startswith(received)
+
+
+async def test_a_server_closing_a_client_that_stopped_reading_does_not_hang_and_serves_the_next(
+    make_server: typing.Callable, connect_peer: typing.Callable, short_close_stall_timeout: float
+) -> None:
+    """A client that stops reading gets: close_client() returns, so the
+    server (e.g. its heartbeat monitor) is not stuck and serves the next client."""
+    server = await make_server()
+    await connect_peer(server)
+    write_task, _ = await write_until_blocked(server)
+    await within_timeout(server.close_client(), timeout=3)
+    with pytest.raises(ConnectionError):
+        await within_timeout(write_task)
+    second = await connect_peer(server)
+    await second.send(b"next client\r\n")
+    assert await within_timeout(server.read_str()) == "next client"
+
+
+async def test_closing_still_delivers_every_byte_to_a_slow_but_steady_reader(
+    connect_client: typing.Callable, short_close_stall_timeout: float
+) -> None:
+    """A peer that reads slowly but keeps reading gets: every byte written
+    before close(), then EOF; close() waits for that instead of aborting."""
+    client, peer, _ = await connect_client()
+    data = bytes(range(251)) * (128 * 2**16 // 251)  # ~8 MiB
+    client.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**16)
+    client.writer.write(data)
+    await asyncio.sleep(0.01)
+    assert client.writer.transport.get_write_buffer_size() > 0  # close has bytes to wait for
+    close_task = asyncio.create_task(client.close())
+    started = time.monotonic()
+    received = bytearray()
+    async with asyncio.timeout(10):
+        while chunk := await peer.loop.sock_recv(peer.sock, 2**16):
+            received += chunk
+            await asyncio.sleep(0.005)  # slower than the writer, but steady
+    assert received == data
+    await within_timeout(close_task)
+    # The close outlasted several stall timeouts: progress kept it waiting.
+    assert time.monotonic() - started > 2 * short_close_stall_timeout

@@ -22,12 +22,22 @@ from .reader import FrameReader
 from .writer import FrameWriter
 
 
+# close_stream_writer gives up on unsent bytes, and aborts the connection,
+# once the peer has accepted none of them for this long (s).
+CLOSE_STALL_TIMEOUT = 5.0
+
+
 async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> None:
     """Close a stream writer and wait until it is closed.
 
     Safe to call more than once. `ConnectionError` (raised when the
     connection was already lost) is swallowed; `asyncio.CancelledError` is
     not.
+
+    Bytes still unsent are sent first, as long as the peer keeps accepting
+    them; a peer that accepts none for `CLOSE_STALL_TIMEOUT` seconds (it
+    stopped reading) gets the connection aborted instead, so that closing
+    never hangs.
 
     Parameters
     ----------
@@ -36,7 +46,22 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
     """
     try:
         writer.close()
-        await writer.wait_closed()
+        transport = writer.transport
+        if not transport.get_write_buffer_size():
+            await writer.wait_closed()
+            return
+        closed = asyncio.ensure_future(writer.wait_closed())
+        try:
+            while True:
+                unsent = transport.get_write_buffer_size()
+                done, _ = await asyncio.wait({closed}, timeout=CLOSE_STALL_TIMEOUT)
+                if done:
+                    break
+                if transport.get_write_buffer_size() >= unsent:
+                    transport.abort()
+        finally:
+            closed.cancel()
+        closed.result()
     except ConnectionError:
         pass
 
