@@ -66,10 +66,15 @@ def _byte_view(data: object, function: str, accepted: str) -> memoryview:
         raise TypeError(
             f"{function}() argument must be {accepted}, not {type(data).__name__!r}"
         ) from None
+    if not view.nbytes:
+        # Empty is contiguous whatever the strides, as for the compiled
+        # kernels' PyBuffer_IsContiguous (memoryview.c_contiguous says
+        # otherwise for e.g. memoryview(b"")[::2]); and memoryview.cast
+        # refuses views with a zero in their shape.
+        return memoryview(b"")
     if not view.c_contiguous:
         raise ValueError(f"{function}() argument must be C-contiguous")
-    # memoryview.cast refuses views with a zero in their shape.
-    return view.cast("B") if view.nbytes else memoryview(b"")
+    return view.cast("B")
 
 
 def _ascii_bytes(data: object) -> object:
