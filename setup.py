@@ -8,7 +8,7 @@ from pathlib import Path
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["receive_buffer", "structs", "checksums"]
+KERNELS = ["receive_buffer", "structs", "checksums", "frames"]
 
 DIRECTIVES = {
     "language_level": "3",

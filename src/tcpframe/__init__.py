@@ -8,6 +8,8 @@ from ._kernels import ACCELERATED
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
 from .client import Client
 from .constants import *  # noqa: F403 (the lsst.ts.tcpip constants)
+from .errors import ChecksumMismatchError, FrameError
+from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 from .protocol import FrameProtocol, open_connection, start_server

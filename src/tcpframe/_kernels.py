@@ -6,22 +6,22 @@ not, or when the environment variable ``TCPFRAME_PURE_PYTHON`` is set to
 anything other than empty or ``0``.
 """
 
-__all__ = ["ACCELERATED", "checksums", "receive_buffer", "structs"]
+__all__ = ["ACCELERATED", "checksums", "frames", "receive_buffer", "structs"]
 
 import os
 
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
 if FORCE_PURE_PYTHON:
-    from ._pure import checksums, receive_buffer, structs
+    from ._pure import checksums, frames, receive_buffer, structs
 
     ACCELERATED = False
 else:
     try:
-        from ._compiled import checksums, receive_buffer, structs
+        from ._compiled import checksums, frames, receive_buffer, structs
 
         ACCELERATED = True
     except ImportError:
-        from ._pure import checksums, receive_buffer, structs
+        from ._pure import checksums, frames, receive_buffer, structs
 
         ACCELERATED = False

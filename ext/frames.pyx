@@ -1,0 +1,236 @@
+"""Compiled frame kernels; their twin is ``tcpframe._pure.frames``.
+
+Each kernel parses the next frame straight from the storage of a compiled
+`ReceiveBuffer`: a frame that is valid and complete costs one ``bytes``
+object, its payload or body, and nothing else.
+"""
+
+__all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+
+from asyncio import LimitOverrunError
+
+from cpython.buffer cimport PyBUF_READ
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from libc.stdint cimport uint64_t
+from libc.string cimport memcmp
+
+from tcpframe._compiled.receive_buffer cimport ReceiveBuffer
+
+from tcpframe._compiled import checksums
+from tcpframe.errors import ChecksumMismatchError, FrameError
+
+# Checksum function (None for the 8-bit ones, computed here) and size in
+# bytes, by name.
+cdef dict CHECKSUMS = {
+    "sum8": (None, 1),
+    "xor8": (None, 1),
+    "crc16_modbus": (checksums.crc16_modbus, 2),
+    "crc16_ccitt": (checksums.crc16_ccitt, 2),
+    "crc16_xmodem": (checksums.crc16_xmodem, 2),
+    "crc32": (checksums.crc32, 4),
+}
+
+
+cdef inline uint64_t read_unsigned(const unsigned char* p, Py_ssize_t size, bint big_endian) noexcept:
+    """Return the unsigned ``size``-byte integer at ``p``."""
+    cdef uint64_t value = 0
+    cdef Py_ssize_t i
+    if big_endian:
+        for i in range(size):
+            value = (value << 8) | p[i]
+    else:
+        for i in range(size - 1, -1, -1):
+            value = (value << 8) | p[i]
+    return value
+
+
+cdef Py_ssize_t payload_size(ReceiveBuffer buffer, object prefix, Py_ssize_t size) except -2:
+    """Return the payload size the buffered prefix declares, -1 if the
+    prefix is not all buffered.
+
+    Caller must pass ``size = prefix.size``.
+    """
+    if buffer.end - buffer.start < size:
+        return -1
+    cdef uint64_t length = read_unsigned(
+        <const unsigned char*>buffer.storage + buffer.start, size, prefix.byteorder == "big"
+    )
+    if prefix.includes_prefix:
+        if length < <uint64_t>size:
+            raise FrameError(
+                f"length prefix declares {length} bytes, fewer than the {size}-byte prefix itself"
+            )
+        length -= size
+    cdef Py_ssize_t max_frame_size = prefix.max_frame_size
+    if length > <uint64_t>max_frame_size:
+        raise FrameError(
+            f"length prefix declares a payload of {length} bytes, "
+            f"more than max_frame_size={max_frame_size}"
+        )
+    return <Py_ssize_t>length
+
+
+def take_length_prefixed(ReceiveBuffer buffer not None, prefix):
+    """Consume the next length-prefixed frame and return its payload.
+
+    Parameters
+    ----------
+    buffer : `ReceiveBuffer`
+        The buffered bytes; a frame starts at the front.
+    prefix : `tcpframe.LengthPrefix`
+        The frames' length prefix.
+
+    Returns
+    -------
+    payload : `bytes` or None
+        The payload, or None if the frame is not all buffered yet (nothing
+        is consumed).
+
+    Raises
+    ------
+    tcpframe.FrameError
+        If the prefix declares a payload larger than ``max_frame_size``,
+        or a length smaller than the prefix when it includes the prefix.
+        Nothing is consumed.
+    """
+    cdef Py_ssize_t size = prefix.size
+    cdef Py_ssize_t payload = payload_size(buffer, prefix, size)
+    if payload < 0 or buffer.end - buffer.start - size < payload:
+        return None
+    buffer.consume(size)
+    return buffer.take_bytes(payload)
+
+
+def length_prefixed_nbytes(ReceiveBuffer buffer not None, prefix):
+    """Return how many bytes the next length-prefixed frame needs buffered.
+
+    That is the prefix size while the prefix is incomplete, then prefix
+    plus payload.
+
+    Raises
+    ------
+    tcpframe.FrameError
+        As `take_length_prefixed`.
+    """
+    cdef Py_ssize_t size = prefix.size
+    cdef Py_ssize_t payload = payload_size(buffer, prefix, size)
+    return size if payload < 0 else size + payload
+
+
+cdef inline int hex_value(unsigned char digit) noexcept:
+    """Return the value of a hex digit, or -1 if it is not one."""
+    if b"0"[0] <= digit <= b"9"[0]:
+        return digit - b"0"[0]
+    if b"a"[0] <= digit <= b"f"[0]:
+        return digit - b"a"[0] + 10
+    if b"A"[0] <= digit <= b"F"[0]:
+        return digit - b"A"[0] + 10
+    return -1
+
+
+cdef object compute_checksum(object function, str name, const unsigned char* p, Py_ssize_t n):
+    """Return the checksum ``name`` of ``n`` bytes at ``p``."""
+    cdef unsigned char total = 0
+    cdef Py_ssize_t i
+    if function is None:
+        if name == "sum8":
+            for i in range(n):
+                total += p[i]
+        else:
+            for i in range(n):
+                total ^= p[i]
+        return total
+    view = PyMemoryView_FromMemory(<char*>p, n, PyBUF_READ)
+    try:
+        return function(view)
+    finally:
+        view.release()
+
+
+def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):
+    """Consume the next checksummed frame, verify it and return its body.
+
+    Parameters
+    ----------
+    buffer : `ReceiveBuffer`
+        The buffered bytes; a frame starts at the front.
+    framing : `tcpframe.ChecksumFrame`
+        The frames' layout and checksum.
+    limit : `int`
+        The terminator must start within this many bytes of the front, as
+        for `ReceiveBuffer.take_until`.
+
+    Returns
+    -------
+    body : `bytes` or None
+        The frame's body, or None if its terminator is not buffered yet
+        (nothing is consumed).
+
+    Raises
+    ------
+    asyncio.LimitOverrunError
+        As `ReceiveBuffer.take_until`; nothing is consumed.
+    tcpframe.ChecksumMismatchError
+        If the checksum does not match. The frame is consumed.
+    tcpframe.FrameError
+        If the frame lacks its start marker or separator, or its checksum
+        is not hex digits (hex encoding). The frame is consumed.
+    """
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, not {limit}")
+    cdef bytes terminator = buffer.scan_for(framing.terminator)
+    cdef Py_ssize_t index = buffer.find_separator(terminator)
+    cdef Py_ssize_t offset
+    if index < 0:
+        offset = buffer.end - buffer.start + 1 - PyBytes_GET_SIZE(terminator)
+        if offset > limit:
+            raise LimitOverrunError("Separator is not found, and chunk exceed the limit", offset)
+        return None
+    if index > limit:
+        raise LimitOverrunError("Separator is found, but chunk is longer than limit", index)
+
+    cdef Py_ssize_t frame_size = index + PyBytes_GET_SIZE(terminator)
+    cdef const unsigned char* frame = <const unsigned char*>buffer.storage + buffer.start
+    function, checksum_size = CHECKSUMS[framing.checksum]
+    cdef bint hex_encoded = framing.encoding == "hex"
+    cdef Py_ssize_t width = 2 * checksum_size if hex_encoded else checksum_size
+    cdef bytes start = framing.start
+    cdef bytes separator = framing.separator
+    cdef Py_ssize_t start_size = PyBytes_GET_SIZE(start)
+    cdef Py_ssize_t separator_size = PyBytes_GET_SIZE(separator)
+    cdef Py_ssize_t checksum_start = index - width
+    cdef Py_ssize_t body_end = checksum_start - separator_size
+
+    if frame_size < start_size or memcmp(frame, PyBytes_AS_STRING(start), start_size):
+        bad = buffer.take_bytes(frame_size)
+        raise FrameError(f"frame does not start with {start!r}: {bad!r}", bad)
+    if body_end < start_size:
+        bad = buffer.take_bytes(frame_size)
+        raise FrameError(f"frame is too short to hold a checksum: {bad!r}", bad)
+    if memcmp(frame + body_end, PyBytes_AS_STRING(separator), separator_size):
+        bad = buffer.take_bytes(frame_size)
+        raise FrameError(f"no {separator!r} before the checksum: {bad!r}", bad)
+
+    cdef uint64_t received = 0
+    cdef Py_ssize_t i
+    cdef int digit
+    if hex_encoded:
+        for i in range(checksum_start, index):
+            digit = hex_value(frame[i])
+            if digit < 0:
+                field = PyBytes_FromStringAndSize(<const char*>frame + checksum_start, width)
+                bad = buffer.take_bytes(frame_size)
+                raise FrameError(f"checksum {field!r} is not {width} hex digits: {bad!r}", bad)
+            received = (received << 4) | digit
+    else:
+        received = read_unsigned(frame + checksum_start, width, framing.byteorder == "big")
+
+    cdef Py_ssize_t covered_start = 0 if framing.covers_start else start_size
+    expected = compute_checksum(function, framing.checksum, frame + covered_start, body_end - covered_start)
+    if expected != received:
+        bad = buffer.take_bytes(frame_size)
+        raise ChecksumMismatchError(framing.checksum, expected, received, bad)
+    body = PyBytes_FromStringAndSize(<const char*>frame + start_size, body_end - start_size)
+    buffer.consume(frame_size)
+    return body

@@ -1,0 +1,16 @@
+"""Compiled frame kernels; same API as ``tcpframe._pure.frames``."""
+
+from tcpframe.frames import ChecksumFrame, LengthPrefix
+
+from .receive_buffer import ReceiveBuffer
+
+__all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+
+def take_length_prefixed(buffer: ReceiveBuffer, prefix: LengthPrefix) -> bytes | None:
+    """Consume the next length-prefixed frame and return its payload."""
+
+def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: LengthPrefix) -> int:
+    """Return how many bytes the next length-prefixed frame needs buffered."""
+
+def take_checksummed(buffer: ReceiveBuffer, framing: ChecksumFrame, limit: int) -> bytes | None:
+    """Consume the next checksummed frame, verify it and return its body."""

@@ -1,0 +1,209 @@
+"""Framings for telemetry streams: length-prefixed and checksummed frames.
+
+A `LengthPrefix` describes binary frames that start with their length; a
+`ChecksumFrame` describes terminated frames that end with a checksum, such
+as NMEA 0183 sentences (`NMEA`). Readers and writers take these as
+arguments (`FrameReader.read_frame`, `FrameWriter.write_checksummed`, ...);
+the kernels in ``tcpframe._kernels.frames`` parse and verify the frames.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHECKSUM_SIZES",
+    "DEFAULT_LENGTH_PREFIX",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "NMEA",
+    "ChecksumFrame",
+    "LengthPrefix",
+]
+
+import dataclasses
+import sys
+
+from . import checksums
+from .errors import FrameError
+
+# Default largest payload of a length-prefixed frame (bytes).
+DEFAULT_MAX_FRAME_SIZE = 2**24
+
+# Checksums a ChecksumFrame can carry (functions of tcpframe.checksums),
+# and their size in bytes.
+CHECKSUM_SIZES = {
+    "sum8": 1,
+    "xor8": 1,
+    "crc16_modbus": 2,
+    "crc16_ccitt": 2,
+    "crc16_xmodem": 2,
+    "crc32": 4,
+}
+
+_BYTEORDERS = ("big", "little")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LengthPrefix:
+    """The length prefix that starts each frame of a binary stream.
+
+    A frame is the prefix, an unsigned integer, followed by the payload.
+
+    Parameters
+    ----------
+    size : `int`, optional
+        Size of the prefix in bytes: 1, 2, 4 or 8.
+    byteorder : `str`, optional
+        Byte order of the prefix: ``"big"`` (network order) or ``"little"``.
+    includes_prefix : `bool`, optional
+        Does the length count the prefix itself (length = size + payload)?
+        If False, the length is the payload size.
+    max_frame_size : `int`, optional
+        Largest payload accepted, in bytes. A prefix that declares more
+        (or, with ``includes_prefix``, less than ``size``) is a
+        `~tcpframe.FrameError`, and its bytes are left unread.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is not one of the values above, or
+        ``max_frame_size`` is negative.
+    """
+
+    size: int = 4
+    byteorder: str = "big"
+    includes_prefix: bool = False
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or self.size not in (1, 2, 4, 8):
+            raise ValueError(f"size={self.size!r} must be 1, 2, 4 or 8")
+        if self.byteorder not in _BYTEORDERS:
+            raise ValueError(f"byteorder={self.byteorder!r} must be 'big' or 'little'")
+        if not isinstance(self.includes_prefix, bool):
+            raise ValueError(f"includes_prefix={self.includes_prefix!r} must be a bool")
+        if (
+            not isinstance(self.max_frame_size, int)
+            or isinstance(self.max_frame_size, bool)
+            or not 0 <= self.max_frame_size <= sys.maxsize - 8
+        ):
+            raise ValueError(f"max_frame_size={self.max_frame_size!r} must be a non-negative int")
+
+    def encode(self, payload_size: int) -> bytes:
+        """Return the prefix of a frame whose payload is ``payload_size`` bytes.
+
+        Raises
+        ------
+        FrameError
+            If the payload is larger than ``max_frame_size`` or its length
+            does not fit the prefix.
+        """
+        if payload_size > self.max_frame_size:
+            raise FrameError(
+                f"a payload of {payload_size} bytes exceeds max_frame_size={self.max_frame_size}"
+            )
+        length = payload_size + self.size if self.includes_prefix else payload_size
+        try:
+            return length.to_bytes(self.size, self.byteorder)
+        except OverflowError:
+            raise FrameError(
+                f"a payload of {payload_size} bytes does not fit a {self.size}-byte length prefix"
+            ) from None
+
+
+DEFAULT_LENGTH_PREFIX = LengthPrefix()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChecksumFrame:
+    """A terminated frame that ends with a checksum of its contents.
+
+    A frame is ``start + body + separator + checksum + terminator``. The
+    defaults describe an NMEA 0183 sentence, ``$<body>*hh\\r\\n``, whose
+    checksum is the `~tcpframe.checksums.xor8` of the body in two hex
+    digits. Reading finds the frame's end at the first ``terminator`` and
+    the checksum just before it, so the body may hold the start marker and
+    the separator but not the terminator.
+
+    Parameters
+    ----------
+    checksum : `str`, optional
+        Name of a function of `tcpframe.checksums`: ``"sum8"``, ``"xor8"``,
+        ``"crc16_modbus"``, ``"crc16_ccitt"``, ``"crc16_xmodem"`` or
+        ``"crc32"``.
+    encoding : `str`, optional
+        How the checksum is written: ``"hex"``, as two hex digits per byte
+        (either case is accepted when reading), or ``"binary"``, as 1, 2
+        or 4 raw bytes in ``byteorder``. A binary checksum can contain the
+        terminator; such a frame cannot be written (`encode` raises) and
+        is not read correctly.
+    start : `bytes`, optional
+        Marker every frame starts with; may be empty.
+    separator : `bytes`, optional
+        Marker between the body and the checksum; may be empty.
+    terminator : `bytes`, optional
+        Marker every frame ends with; not empty.
+    covers_start : `bool`, optional
+        Does the checksum cover the start marker as well as the body? The
+        separator is never covered.
+    byteorder : `str`, optional
+        Byte order of a binary checksum: ``"big"`` or ``"little"``.
+    uppercase : `bool`, optional
+        Write hex checksums with uppercase digits (as NMEA does)?
+
+    Raises
+    ------
+    ValueError
+        If a parameter is not one of the values above, or a marker is not
+        `bytes`.
+    """
+
+    checksum: str = "xor8"
+    encoding: str = "hex"
+    start: bytes = b"$"
+    separator: bytes = b"*"
+    terminator: bytes = b"\r\n"
+    covers_start: bool = False
+    byteorder: str = "big"
+    uppercase: bool = True
+
+    def __post_init__(self) -> None:
+        if self.checksum not in CHECKSUM_SIZES:
+            raise ValueError(f"checksum={self.checksum!r} must be one of {', '.join(CHECKSUM_SIZES)}")
+        if self.encoding not in ("hex", "binary"):
+            raise ValueError(f"encoding={self.encoding!r} must be 'hex' or 'binary'")
+        for name in ("start", "separator", "terminator"):
+            if not isinstance(getattr(self, name), bytes):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be bytes")
+        if not self.terminator:
+            raise ValueError("terminator must not be empty")
+        if self.byteorder not in _BYTEORDERS:
+            raise ValueError(f"byteorder={self.byteorder!r} must be 'big' or 'little'")
+
+    def encode(self, body: bytes) -> bytes:
+        """Return the frame that carries ``body``, checksum included.
+
+        Parameters
+        ----------
+        body : bytes-like
+            The frame's contents.
+
+        Raises
+        ------
+        FrameError
+            If the frame would hold its terminator before the end (in the
+            body, or in a binary checksum), so that it could not be read.
+        """
+        body = bytes(body)
+        covered = self.start + body if self.covers_start else body
+        value = getattr(checksums, self.checksum)(covered)
+        size = CHECKSUM_SIZES[self.checksum]
+        if self.encoding == "hex":
+            field = f"{value:0{2 * size}{'X' if self.uppercase else 'x'}}".encode()
+        else:
+            field = value.to_bytes(size, self.byteorder)
+        frame = b"".join((self.start, body, self.separator, field, self.terminator))
+        if frame.find(self.terminator) != len(frame) - len(self.terminator):
+            raise FrameError(f"frame {frame!r} holds its terminator {self.terminator!r} before the end")
+        return frame
+
+
+NMEA = ChecksumFrame()
