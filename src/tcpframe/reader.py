@@ -7,7 +7,10 @@ __all__ = ["DEFAULT_LIMIT", "FrameReader"]
 import asyncio
 import typing
 
-from ._kernels import receive_buffer, structs
+from ._kernels import frames, receive_buffer, structs
+from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from .iteration import ReadIterator, struct_reader
+from .records import new_records, records_view
 
 if typing.TYPE_CHECKING:
     from .protocol import FrameProtocol
@@ -24,7 +27,10 @@ class FrameReader:
     """Read bytes, lines and structs from one connection.
 
     Offers the reading API of `asyncio.StreamReader` with the same
-    semantics, limits and exceptions, plus `read_into`. Bytes arrive in a
+    semantics, limits and exceptions, plus `read_into`, batch struct reads
+    (`read_many_into`, `read_records`), length-prefixed and checksummed
+    frames (`read_frame`, `read_checksummed`) and asynchronous iteration
+    over lines, structs and frames (`iter_lines`, ...). Bytes arrive in a
     compiled `ReceiveBuffer` fed by `FrameProtocol`. A read whose bytes are
     already buffered returns without waiting; a blocked read is woken once,
     when what it needs has arrived or the connection ended.
@@ -266,6 +272,198 @@ class FrameReader:
                 raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
             await self._wait_for_data("read_into", nbytes)
 
+    # Batch structs, frames and iteration: beyond asyncio.StreamReader.
+
+    async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
+        """Fill the first ``count`` records of an array: all of them or none.
+
+        The bytes go from the receive buffer straight into ``records`` in
+        one copy, as with `read_into`.
+
+        Parameters
+        ----------
+        records : writable C-contiguous array
+            A numpy structured array, a ctypes array of `ctypes.Structure`,
+            ...; its first dimension counts the records.
+        count : `int` or None, optional
+            How many records to read; None for ``len(records)``.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        TypeError
+            If ``records`` is not a writable array.
+        ValueError
+            If ``records`` is not C-contiguous or ``count`` is out of range.
+        """
+        with records_view(records, count) as target:
+            await self.read_into(target)
+
+    async def read_records(self, record_type: typing.Any, count: int) -> typing.Any:
+        """Read ``count`` records into a new array and return it.
+
+        Parameters
+        ----------
+        record_type : `ctypes.Structure` subclass or numpy dtype
+            A ctypes type gives a ctypes array, anything else is passed to
+            `numpy.dtype` and gives a numpy array.
+        count : `int`
+            Number of records.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        """
+        records = new_records(record_type, count)
+        await self.read_into(records)
+        return records
+
+    def read_frame_nowait(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes | None:
+        """Return the payload of the next length-prefixed frame if it is
+        buffered, else None.
+
+        Never waits; consumes nothing when it returns None.
+
+        Raises
+        ------
+        tcpframe.FrameError
+            As `read_frame`.
+        """
+        if self._exception is not None:
+            raise self._exception
+        payload = frames.take_length_prefixed(self._buffer, prefix)
+        if self._paused:
+            self._maybe_resume_receiving()
+        return payload
+
+    async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
+        """Read the next length-prefixed frame and return its payload.
+
+        A blocked read wakes once its prefix has arrived (if it had not),
+        then once when the whole frame has.
+
+        Parameters
+        ----------
+        prefix : `tcpframe.LengthPrefix`, optional
+            The length prefix; by default 4 bytes, big-endian, counting
+            the payload only.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came
+            (prefix included) and ``expected`` the whole frame's size, or
+            the prefix size if the prefix is incomplete.
+        tcpframe.FrameError
+            If the prefix declares more than ``prefix.max_frame_size``
+            bytes (or, counting itself, less than its own size). The
+            prefix is left unread, so every later read raises this again:
+            the stream cannot be resynchronised, close the connection.
+        """
+        while (payload := self.read_frame_nowait(prefix)) is None:
+            nbytes = frames.length_prefixed_nbytes(self._buffer, prefix)
+            if self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
+            await self._wait_for_data("read_frame", nbytes)
+        return payload
+
+    def read_checksummed_nowait(self, framing: ChecksumFrame = NMEA) -> bytes | None:
+        """Return the body of the next checksummed frame if it is buffered,
+        else None.
+
+        Never waits; consumes nothing when it returns None.
+
+        Raises
+        ------
+        asyncio.LimitOverrunError, tcpframe.FrameError
+            As `read_checksummed`.
+        """
+        if self._exception is not None:
+            raise self._exception
+        try:
+            return frames.take_checksummed(self._buffer, framing, self._limit)
+        finally:
+            if self._paused:
+                self._maybe_resume_receiving()
+
+    async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
+        """Read the next checksummed frame, verify it and return its body.
+
+        Parameters
+        ----------
+        framing : `tcpframe.ChecksumFrame`, optional
+            Layout and checksum of the frames; by default an NMEA 0183
+            sentence, ``$<body>*hh\\r\\n``.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes before the terminator; ``partial`` holds all
+            unread bytes.
+        asyncio.LimitOverrunError
+            If the terminator is not within `limit` bytes; the bytes stay
+            buffered, as with `readuntil`.
+        tcpframe.ChecksumMismatchError
+            If the checksum does not match; it names the expected and
+            received values. The frame is consumed, so the next read
+            starts at the next frame.
+        tcpframe.FrameError
+            If the frame lacks its start marker or separator or its hex
+            checksum is not hex digits. The frame is consumed.
+        """
+        while (body := self.read_checksummed_nowait(framing)) is None:
+            if self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), None)
+            await self._wait_for_data("read_checksummed", 0, framing.terminator)
+        return body
+
+    def iter_lines(self, separator: bytes = b"\n") -> ReadIterator[bytes]:
+        """Iterate asynchronously over lines ending in ``separator``.
+
+        Each line is returned with its separator, as by `readuntil`. The
+        iteration ends at EOF; bytes left after the last separator raise
+        `asyncio.IncompleteReadError` (iterating over the reader itself,
+        ``async for line in reader``, returns them instead, as
+        `asyncio.StreamReader` does).
+        """
+        return ReadIterator(lambda: self.readuntil(separator))
+
+    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
+        """Iterate asynchronously over structs read from the stream.
+
+        Parameters
+        ----------
+        struct : `ctypes.Structure` subclass, or a writable buffer
+            Given a type, each step returns a new instance of it. Given an
+            instance (a struct, a numpy array of records, ...), each step
+            fills it again and returns it: no allocation, but the previous
+            contents are overwritten.
+
+        The iteration ends at EOF; a struct cut short by EOF raises
+        `asyncio.IncompleteReadError`.
+        """
+        return ReadIterator(struct_reader(self.read_into, struct))
+
+    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
+        """Iterate asynchronously over the payloads of length-prefixed frames.
+
+        As repeated `read_frame` calls; the iteration ends at EOF, and a
+        frame cut short by EOF raises `asyncio.IncompleteReadError`.
+        """
+        return ReadIterator(lambda: self.read_frame(prefix))
+
+    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
+        """Iterate asynchronously over the bodies of checksummed frames.
+
+        As repeated `read_checksummed` calls; a bad frame raises and is
+        consumed, so iterating again continues with the next frame. The
+        iteration ends at EOF; a frame cut short by EOF raises
+        `asyncio.IncompleteReadError`.
+        """
+        return ReadIterator(lambda: self.read_checksummed(framing))
+
     def __aiter__(self) -> FrameReader:
         return self
 
@@ -342,3 +540,4 @@ class FrameReader:
     def _maybe_resume_receiving(self) -> None:
         if self._paused and len(self._buffer) <= self._low_water:
             self._resume_receiving()
+

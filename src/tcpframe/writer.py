@@ -9,6 +9,7 @@ import typing
 from collections.abc import Iterable
 
 from ._kernels import structs
+from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 
 if typing.TYPE_CHECKING:
     from .protocol import FrameProtocol
@@ -24,7 +25,7 @@ class FrameWriter:
     """Write bytes and structs to one connection.
 
     Offers the `asyncio.StreamWriter` API with the same semantics, plus
-    `write_structs`. A write to an idle connection goes to the transport at
+    `write_structs`, `write_frame` and `write_checksummed`. A write to an idle connection goes to the transport at
     once, for low latency; the writes that follow it collect in one
     pending buffer that goes to the transport in a single call (at the next
     turn of the event loop, when this connection's reader is about to wait,
@@ -120,6 +121,49 @@ class FrameWriter:
             return
         structs.append_structs(self._pending, structs_to_write)
         self._pending_grew()
+
+    def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
+        """Queue a length-prefixed frame: the prefix, then ``payload``.
+
+        Parameters
+        ----------
+        payload : C-contiguous buffer
+            `bytes`, a `ctypes.Structure`, a numpy array, ...
+        prefix : `tcpframe.LengthPrefix`, optional
+            The length prefix; by default 4 bytes, big-endian, counting
+            the payload only.
+
+        Raises
+        ------
+        tcpframe.FrameError
+            If the payload is larger than ``prefix.max_frame_size`` or its
+            length does not fit the prefix. Nothing is queued.
+        RuntimeError
+            If `write_eof` was called.
+        """
+        with memoryview(payload) as view:
+            header = prefix.encode(view.nbytes)
+        self.write_structs((header, payload))
+
+    def write_checksummed(self, body: bytes, framing: ChecksumFrame = NMEA) -> None:
+        """Queue a checksummed frame that carries ``body``.
+
+        Parameters
+        ----------
+        body : bytes-like
+            The frame's contents, without start marker or checksum.
+        framing : `tcpframe.ChecksumFrame`, optional
+            Layout and checksum of the frame; by default an NMEA 0183
+            sentence, ``$<body>*hh\\r\\n``.
+
+        Raises
+        ------
+        tcpframe.FrameError
+            If the frame would hold its terminator before its end.
+        RuntimeError
+            If `write_eof` was called.
+        """
+        self.write(framing.encode(body))
 
     def flush(self) -> None:
         """Hand every pending byte to the transport now."""
