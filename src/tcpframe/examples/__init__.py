@@ -6,6 +6,9 @@
 * `ChillerClient`: a client for a chiller that frames commands as
   ``.{device_id}{cmd}{checksum}\\r``, with `MockChiller` to test it against.
 * `EchoServer`: echoes lines; ``python -m tcpframe.examples.echo`` runs it.
+* `TelemetryProducer`: streams `TelemetryHeader` + `TelemetryPayload`
+  struct pairs at a fixed rate; `consume_telemetry` reads them and reports
+  rate and latency. ``python -m tcpframe.examples.telemetry`` runs both.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ __all__ = [
     "MockCommandHandler",
     "ResponseCode",
     "SocketServer",
+    "TelemetryHeader",
+    "TelemetryPayload",
+    "TelemetryProducer",
+    "TelemetryStats",
+    "consume_telemetry",
 ]
 
 import importlib
@@ -31,6 +39,13 @@ if typing.TYPE_CHECKING:
     from .mock_chiller import MockChiller
     from .mock_command_handler import MockCommandHandler
     from .socket_server import SocketServer
+    from .telemetry import (
+        TelemetryHeader,
+        TelemetryPayload,
+        TelemetryProducer,
+        TelemetryStats,
+        consume_telemetry,
+    )
 
 # Names are imported from their modules on first use, so that
 # ``python -m tcpframe.examples.echo`` does not find its own module
@@ -44,6 +59,11 @@ _MODULE_OF_NAME = {
     "MockCommandHandler": "mock_command_handler",
     "ResponseCode": "command_handler",
     "SocketServer": "socket_server",
+    "TelemetryHeader": "telemetry",
+    "TelemetryPayload": "telemetry",
+    "TelemetryProducer": "telemetry",
+    "TelemetryStats": "telemetry",
+    "consume_telemetry": "telemetry",
 }
 
 

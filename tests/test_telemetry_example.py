@@ -1,0 +1,126 @@
+"""The telemetry example (tcpframe.examples.telemetry), in process and as ``python -m``."""
+
+import asyncio
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import time
+import typing
+
+import pytest
+
+import tcpframe
+from tcpframe.examples import (
+    TelemetryHeader,
+    TelemetryPayload,
+    TelemetryProducer,
+    TelemetryStats,
+    consume_telemetry,
+)
+
+pytestmark = pytest.mark.all_event_loops
+
+STD_TIMEOUT = 5
+REPORT = re.compile(r"\d+\.\d s: +(\d+\.\d) samples/s, latency mean +\d+\.\d+ ms max +\d+\.\d+ ms, (\d+) lost")
+
+
+async def test_producer_streams_consecutive_header_payload_pairs(log: typing.Any) -> None:
+    async with TelemetryProducer(rate=5000, log=log) as producer:
+        async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=producer.port, log=log) as client:
+            header, payload = TelemetryHeader(), TelemetryPayload()
+            before = time.time()
+            for sequence in range(200):
+                await asyncio.wait_for(client.read_into(header), STD_TIMEOUT)
+                await asyncio.wait_for(client.read_into(payload), STD_TIMEOUT)
+                assert header.sequence == sequence
+                assert header.payload_size == ctypes.sizeof(TelemetryPayload)
+                assert before - 1 < header.timestamp <= time.time()
+
+
+async def test_producer_keeps_its_rate(log: typing.Any) -> None:
+    async with TelemetryProducer(rate=2000, log=log) as producer:
+        async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=producer.port, log=log) as client:
+            header, payload = TelemetryHeader(), TelemetryPayload()
+            await client.read_into(header)
+            first = header.timestamp
+            for _ in range(999):
+                await asyncio.wait_for(client.read_into(payload), STD_TIMEOUT)
+                await asyncio.wait_for(client.read_into(header), STD_TIMEOUT)
+            # 1000 samples at 2000/s are sent over 0.5 s, never sooner
+            # (later, in a catch-up burst, only if the machine stalls).
+            assert 0.49 < header.timestamp - first < 2
+
+
+async def test_consumer_reports_every_second_and_counts_every_sample(log: typing.Any) -> None:
+    lines: list[str] = []
+    async with TelemetryProducer(rate=1000, log=log) as producer:
+        stats = await consume_telemetry(tcpframe.LOCALHOST_IPV4, producer.port, 2.5, report=lines.append, log=log)
+    assert len(lines) == 3, lines  # at 1 s and 2 s, then the summary
+    assert lines[-1].startswith("total")
+    rates = [float(REPORT.search(line).group(1)) for line in lines]
+    assert all(300 < rate < 3000 for rate in rates), lines
+    assert 1000 < stats.count <= 2501 and stats.lost == 0
+    assert 0 <= stats.latency_sum / stats.count <= stats.latency_max < 1
+
+
+async def test_consumer_stops_when_the_producer_closes(log: typing.Any) -> None:
+    lines: list[str] = []
+    producer = TelemetryProducer(rate=1000, log=log)
+    await asyncio.wait_for(producer.start_task, STD_TIMEOUT)
+    consumer = asyncio.create_task(
+        consume_telemetry(tcpframe.LOCALHOST_IPV4, producer.port, 0, report=lines.append, log=log)
+    )
+    await asyncio.sleep(0.3)
+    await producer.close()
+    stats = await asyncio.wait_for(consumer, STD_TIMEOUT)
+    assert stats.count > 100 and stats.lost == 0
+    assert lines[-1].startswith("total")
+
+
+def test_stats_count_lost_samples_and_latency() -> None:
+    stats = TelemetryStats(now=100.0)
+    for sequence, sent, received in [(0, 1.0, 1.001), (1, 2.0, 2.003), (4, 3.0, 3.002)]:
+        stats.add(TelemetryHeader(sequence=sequence, timestamp=sent), received)
+    assert (stats.count, stats.lost) == (3, 2)
+    assert stats.latency_max == pytest.approx(0.003)
+    line = stats.interval_report(now=101.0)
+    assert REPORT.search(line).groups() == ("3.0", "2")
+    assert "mean   0.002 ms" not in line and "mean   2.000 ms" in line
+    assert REPORT.search(stats.interval_report(now=102.0)).groups() == ("0.0", "0")
+    assert stats.summary(now=103.0).startswith("total")
+
+
+def test_producer_rejects_a_rate_that_is_not_positive(log: typing.Any) -> None:
+    for rate in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="rate"):
+            TelemetryProducer(rate=rate, log=log, do_start=False)
+
+
+def run_module(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run ``python -m tcpframe.examples.telemetry`` with this tcpframe."""
+    package_parent = os.path.dirname(tcpframe.__path__[0])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_parent, os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "tcpframe.examples.telemetry", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_python_m_runs_producer_and_consumer_and_prints_rate_and_latency() -> None:
+    result = run_module("--rate", "1000", "--seconds", "1.5")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("total"), result.stdout
+    assert all(REPORT.search(line) for line in lines), result.stdout
+    assert REPORT.search(lines[-1]).group(2) == "0"
+
+
+def test_python_m_rejects_bad_arguments() -> None:
+    assert run_module("--rate", "0").returncode == 2
+    result = run_module("--mode", "consumer")
+    assert result.returncode == 2 and "--port" in result.stderr
