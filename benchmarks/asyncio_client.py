@@ -76,7 +76,7 @@ def tcpframe_flavour() -> Flavour:
         return client
 
     async def read_records(client: tcpframe.Client, records: np.ndarray) -> None:
-        await client.read_into(records)
+        await client.read_many_into(records)
 
     def tcpframe_command_frame(command: bytes) -> bytes:
         body = DEVICE_PREFIX + command
