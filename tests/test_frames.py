@@ -427,6 +427,30 @@ async def test_client_and_server_exchange_frames(connect_pair: typing.Callable) 
     assert await asyncio.wait_for(client.read_checksummed(CHILLER), STD_TIMEOUT) == b"0101WatchDog"
 
 
+def run_without_suspending(coro: typing.Coroutine) -> typing.Any:
+    """Run ``coro`` to completion in one step; fail if it would suspend."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise AssertionError(f"{coro.__qualname__} suspended")
+
+
+async def test_reads_of_buffered_frames_complete_without_yielding(
+    connect_pair: typing.Callable, until: typing.Callable
+) -> None:
+    server, client = await connect_pair()
+    await client.write_frame(b"frame")
+    await client.write_checksummed(GGA_BODY)
+    await until(lambda: len(server.reader._buffer) == 9 + len(GGA_SENTENCE))
+    assert run_without_suspending(server.read_frame()) == b"frame"
+    assert run_without_suspending(server.read_checksummed()) == GGA_BODY
+    reader = fed_reader(b"\x00\x00\x00\x01x", GGA_SENTENCE)
+    assert run_without_suspending(reader.read_frame()) == b"x"
+    assert run_without_suspending(reader.read_checksummed()) == GGA_BODY
+
+
 async def test_client_checksum_mismatch_keeps_the_connection_and_reads_the_next_frame(
     connect_pair: typing.Callable,
 ) -> None:
