@@ -13,21 +13,19 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
-from ._kernels import frames
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
-from .iteration import ReadIterator, struct_reader
 from .reader import FrameReader
-from .records import new_records, records_view
+from .telemetry_methods import TelemetryMethods
 from .writer import FrameWriter
 
 ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
+T = typing.TypeVar("T")
 
 # What a read raises when the connection ends under it.
 _LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
 
 
-class BaseClientOrServer(abc.ABC):
+class BaseClientOrServer(TelemetryMethods, abc.ABC):
     """Abstract base class for a TCP/IP client or one-client server.
 
     Parameters
@@ -217,17 +215,7 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while reading.
         """
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            data = await reader.read(n)
-        except ConnectionError:
-            await self.close_connection()
-            raise
-        if reader.at_eof():
-            await self.close_connection()
-        return data
+        return await self._read_checked(lambda reader: reader.read(n), close_at_eof=True)
 
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
@@ -244,14 +232,7 @@ class BaseClientOrServer(abc.ABC):
         if reader is not None and (buffer := reader.direct_buffer) is not None:
             if (data := buffer.take_exactly(n)) is not None:
                 return data
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            return await reader.readexactly(n)
-        except _LOST_CONNECTION_ERRORS:
-            await self.close_connection()
-            raise
+        return await self._read_checked(lambda reader: reader.readexactly(n))
 
     async def readline(self) -> bytes:
         """Read through the next ``\\n``; at EOF return what is left.
@@ -261,17 +242,7 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while reading.
         """
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            line = await reader.readline()
-        except ConnectionError:
-            await self.close_connection()
-            raise
-        if reader.at_eof():
-            await self.close_connection()
-        return line
+        return await self._read_checked(FrameReader.readline, close_at_eof=True)
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Read through the first ``separator``, which is included.
@@ -293,14 +264,7 @@ class BaseClientOrServer(abc.ABC):
         if reader is not None and (buffer := reader.direct_buffer) is not None:
             if (chunk := buffer.take_until(separator, reader.limit)) is not None:
                 return chunk
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            return await reader.readuntil(separator)
-        except _LOST_CONNECTION_ERRORS:
-            await self.close_connection()
-            raise
+        return await self._read_checked(lambda reader: reader.readuntil(separator))
 
     async def read_into(self, struct: typing.Any) -> None:
         """Fill a `ctypes.Structure` (or other writable buffer) from the stream.
@@ -316,14 +280,7 @@ class BaseClientOrServer(abc.ABC):
         if reader is not None and (buffer := reader.direct_buffer) is not None:
             if buffer.copy_into(struct):
                 return
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            await reader.read_into(struct)
-        except _LOST_CONNECTION_ERRORS:
-            await self.close_connection()
-            raise
+        await self._read_checked(lambda reader: reader.read_into(struct))
 
     async def read_str(self) -> str:
         """Read a line ending in `terminator`; return it decoded, stripped.
@@ -383,12 +340,7 @@ class BaseClientOrServer(abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
-        writer.writelines(lines)
-        if not writer.ready:
-            await self._drain(writer)
+        await self._write_checked(lambda writer: writer.writelines(lines))
 
     async def write_from(self, *structs: typing.Any) -> None:
         """Write the bytes of one or more `ctypes.Structure` (or other
@@ -434,216 +386,43 @@ class BaseClientOrServer(abc.ABC):
         """
         await self.write_str(json.dumps(data))
 
-    # Telemetry: batch structs, frames and iteration (beyond lsst.ts.tcpip).
-
-    async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
-        """Fill the first ``count`` records of an array (all if None): all
-        of them or none, in one copy from the receive buffer.
-
-        Parameters
-        ----------
-        records : writable C-contiguous array
-            A numpy structured array, a ctypes array of `ctypes.Structure`,
-            ...; its first dimension counts the records.
-        count : `int` or None, optional
-            How many records to read; None for ``len(records)``.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        TypeError
-            If ``records`` is not a writable array.
-        ValueError
-            If ``records`` is not C-contiguous or ``count`` is out of range.
-        """
-        with records_view(records, count) as target:
-            await self.read_into(target)
-
-    async def read_records(self, record_type: typing.Any, count: int) -> typing.Any:
-        """Read ``count`` records into a new array and return it.
-
-        Parameters
-        ----------
-        record_type : `ctypes.Structure` subclass or numpy dtype
-            A ctypes type gives a ctypes array, anything else is passed to
-            `numpy.dtype` and gives a numpy array.
-        count : `int`
-            Number of records.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        """
-        records = new_records(record_type, count)
-        await self.read_into(records)
-        return records
-
-    async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
-        """Read the next length-prefixed frame and return its payload.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        tcpframe.FrameError
-            If the prefix declares too large (or, counting itself, too
-            small) a frame. The prefix stays unread and the connection
-            open; the stream cannot be resynchronised, so close it.
-        """
-        reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (payload := frames.take_length_prefixed(buffer, prefix)) is not None:
-                return payload
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            return await reader.read_frame(prefix)
-        except _LOST_CONNECTION_ERRORS:
-            await self.close_connection()
-            raise
-
-    async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
-        """Read the next checksummed frame, verify it and return its body.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes before the terminator.
-        asyncio.LimitOverrunError
-            If the terminator is not within the limit; the bytes stay
-            buffered.
-        tcpframe.ChecksumMismatchError
-            If the checksum does not match. The frame is consumed and the
-            connection stays open, so the next read gets the next frame.
-        tcpframe.FrameError
-            If the frame is malformed; consumed likewise.
-        """
-        reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (body := frames.take_checksummed(buffer, framing, reader.limit)) is not None:
-                return body
-        if not self.connected:
-            await self._refuse_disconnected()
-        reader = typing.cast(FrameReader, self._reader)
-        try:
-            return await reader.read_checksummed(framing)
-        except _LOST_CONNECTION_ERRORS:
-            await self.close_connection()
-            raise
-
-    async def write_records(self, records: typing.Any) -> None:
-        """Write a whole array of records (numpy, ctypes, ...) and drain.
-
-        The same as ``write_from(records)``: any C-contiguous buffer goes
-        out in one piece.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while writing.
-        ValueError
-            If ``records`` is not C-contiguous.
-        """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
-        writer.write_structs((records,))
-        if not writer.ready:
-            await self._drain(writer)
-
-    async def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
-        """Write ``payload`` as a length-prefixed frame and drain.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while writing.
-        tcpframe.FrameError
-            If the payload is too large for ``prefix``; nothing is written.
-        """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
-        writer.write_frame(payload, prefix)
-        if not writer.ready:
-            await self._drain(writer)
-
-    async def write_checksummed(self, body: bytes, framing: ChecksumFrame = NMEA) -> None:
-        """Write ``body`` as a checksummed frame and drain.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while writing.
-        tcpframe.FrameError
-            If the frame would hold its terminator before its end.
-        """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
-        writer.write_checksummed(body, framing)
-        if not writer.ready:
-            await self._drain(writer)
-
-    def iter_lines(self) -> ReadIterator[str]:
-        """Iterate asynchronously over lines, as repeated `read_str` calls.
-
-        The iteration ends when the connection ends cleanly between lines
-        (the peer closed, or this end did); anything else a read raises propagates,
-        e.g. `asyncio.IncompleteReadError` for a line cut short by EOF.
-        """
-        return ReadIterator(self.read_str, self._ended_cleanly)
-
-    def iter_json(self) -> ReadIterator[typing.Any]:
-        """Iterate asynchronously over JSON lines, as repeated `read_json`
-        calls; ends as `iter_lines` does."""
-        return ReadIterator(self.read_json, self._ended_cleanly)
-
-    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
-        """Iterate asynchronously over structs, as repeated `read_into` calls.
-
-        Parameters
-        ----------
-        struct : `ctypes.Structure` subclass, or a writable buffer
-            Given a type, each step returns a new instance of it. Given an
-            instance (a struct, a numpy array of records, ...), each step
-            fills it again and returns it.
-
-        Ends as `iter_lines` does.
-        """
-        return ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
-
-    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the payloads of length-prefixed
-        frames, as repeated `read_frame` calls; ends as `iter_lines` does."""
-        return ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
-
-    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the bodies of checksummed frames, as
-        repeated `read_checksummed` calls; ends as `iter_lines` does.
-
-        A bad frame raises and is consumed: iterating again continues
-        with the next frame.
-        """
-        return ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
-
-    def _ended_cleanly(self) -> bool:
-        """True if the peer closed without an error and every byte was read."""
-        reader = self._reader
-        return reader is not None and reader.at_eof() and reader.exception() is None
-
     # Helpers.
+
+    # The read and write methods first try a fast path that needs no
+    # checks: taking buffered bytes through reader.direct_buffer, writing
+    # while writer.ready. Otherwise they go through these.
+
+    async def _read_checked(
+        self, read: Callable[[FrameReader], Awaitable[T]], close_at_eof: bool = False
+    ) -> T:
+        """Return ``await read(reader)`` after checking `connected`.
+
+        If the read finds the connection ended (or, with
+        ``close_at_eof``, leaves the reader at EOF), close the connection
+        at this end, calling ``connect_callback``, before returning or
+        raising.
+        """
+        if not self.connected:
+            await self._refuse_disconnected()
+        reader = typing.cast(FrameReader, self._reader)
+        try:
+            result = await read(reader)
+        except _LOST_CONNECTION_ERRORS:
+            await self.close_connection()
+            raise
+        if close_at_eof and reader.at_eof():
+            await self.close_connection()
+        return result
+
+    async def _write_checked(self, write: Callable[[FrameWriter], None]) -> None:
+        """Call ``write(writer)``, with the `connected` check and `drain`
+        when the writer is not `FrameWriter.ready`."""
+        writer = self._writer
+        if writer is None or not writer.ready:
+            writer = await self._connected_writer()
+        write(writer)
+        if not writer.ready:
+            await self._drain(writer)
 
     async def _connected_writer(self) -> FrameWriter:
         """Return the writer after the full `connected` check."""

@@ -1,0 +1,200 @@
+"""Client and server methods beyond lsst.ts.tcpip, for high-rate telemetry:
+batch structs, length-prefixed and checksummed frames, async iteration."""
+
+from __future__ import annotations
+
+__all__ = ["TelemetryMethods"]
+
+import typing
+
+from ._kernels import frames
+from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from .iteration import ReadIterator, struct_reader
+from .records import new_records, records_view
+
+
+class TelemetryMethods:
+    """Telemetry methods of `BaseClientOrServer`, which mixes this in.
+
+    They rely on the base class for the connection: ``_reader``,
+    ``_read_checked``, ``_write_checked``, `read_into`, `read_str` and
+    `read_json`.
+    """
+
+    async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
+        """Fill the first ``count`` records of an array (all if None): all
+        of them or none, in one copy from the receive buffer.
+
+        Parameters
+        ----------
+        records : writable C-contiguous array
+            A numpy structured array, a ctypes array of `ctypes.Structure`,
+            ...; its first dimension counts the records.
+        count : `int` or None, optional
+            How many records to read; None for ``len(records)``.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        TypeError
+            If ``records`` is not a writable array.
+        ValueError
+            If ``records`` is not C-contiguous or ``count`` is out of range.
+        """
+        with records_view(records, count) as target:
+            await self.read_into(target)
+
+    async def read_records(self, record_type: typing.Any, count: int) -> typing.Any:
+        """Read ``count`` records into a new array and return it.
+
+        Parameters
+        ----------
+        record_type : `ctypes.Structure` subclass or numpy dtype
+            A ctypes type gives a ctypes array, anything else is passed to
+            `numpy.dtype` and gives a numpy array.
+        count : `int`
+            Number of records.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        """
+        records = new_records(record_type, count)
+        await self.read_into(records)
+        return records
+
+    async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
+        """Read the next length-prefixed frame and return its payload.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        tcpframe.FrameError
+            If the prefix declares too large (or, counting itself, too
+            small) a frame. The prefix stays unread and the connection
+            open; the stream cannot be resynchronised, so close it.
+        """
+        reader = self._reader
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            if (payload := frames.take_length_prefixed(buffer, prefix)) is not None:
+                return payload
+        return await self._read_checked(lambda reader: reader.read_frame(prefix))
+
+    async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
+        """Read the next checksummed frame, verify it and return its body.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes before the terminator.
+        asyncio.LimitOverrunError
+            If the terminator is not within the limit; the bytes stay
+            buffered.
+        tcpframe.ChecksumMismatchError
+            If the checksum does not match. The frame is consumed and the
+            connection stays open, so the next read gets the next frame.
+        tcpframe.FrameError
+            If the frame is malformed; consumed likewise.
+        """
+        reader = self._reader
+        if reader is not None and (buffer := reader.direct_buffer) is not None:
+            if (body := frames.take_checksummed(buffer, framing, reader.limit)) is not None:
+                return body
+        return await self._read_checked(lambda reader: reader.read_checksummed(framing))
+
+    async def write_records(self, records: typing.Any) -> None:
+        """Write a whole array of records (numpy, ctypes, ...) and drain.
+
+        The same as ``write_from(records)``: any C-contiguous buffer goes
+        out in one piece.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        ValueError
+            If ``records`` is not C-contiguous.
+        """
+        await self._write_checked(lambda writer: writer.write_structs((records,)))
+
+    async def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
+        """Write ``payload`` as a length-prefixed frame and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        tcpframe.FrameError
+            If the payload is too large for ``prefix``; nothing is written.
+        """
+        await self._write_checked(lambda writer: writer.write_frame(payload, prefix))
+
+    async def write_checksummed(self, body: bytes, framing: ChecksumFrame = NMEA) -> None:
+        """Write ``body`` as a checksummed frame and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        tcpframe.FrameError
+            If the frame would hold its terminator before its end.
+        """
+        await self._write_checked(lambda writer: writer.write_checksummed(body, framing))
+
+    def iter_lines(self) -> ReadIterator[str]:
+        """Iterate asynchronously over lines, as repeated `read_str` calls.
+
+        The iteration ends when the connection ends cleanly between lines
+        (the peer closed, or this end did); anything else a read raises propagates,
+        e.g. `asyncio.IncompleteReadError` for a line cut short by EOF.
+        """
+        return ReadIterator(self.read_str, self._ended_cleanly)
+
+    def iter_json(self) -> ReadIterator[typing.Any]:
+        """Iterate asynchronously over JSON lines, as repeated `read_json`
+        calls; ends as `iter_lines` does."""
+        return ReadIterator(self.read_json, self._ended_cleanly)
+
+    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
+        """Iterate asynchronously over structs, as repeated `read_into` calls.
+
+        Parameters
+        ----------
+        struct : `ctypes.Structure` subclass, or a writable buffer
+            Given a type, each step returns a new instance of it. Given an
+            instance (a struct, a numpy array of records, ...), each step
+            fills it again and returns it.
+
+        Ends as `iter_lines` does.
+        """
+        return ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
+
+    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
+        """Iterate asynchronously over the payloads of length-prefixed
+        frames, as repeated `read_frame` calls; ends as `iter_lines` does."""
+        return ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
+
+    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
+        """Iterate asynchronously over the bodies of checksummed frames, as
+        repeated `read_checksummed` calls; ends as `iter_lines` does.
+
+        A bad frame raises and is consumed: iterating again continues
+        with the next frame.
+        """
+        return ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
+
+    def _ended_cleanly(self) -> bool:
+        """True if the peer closed without an error and every byte was read."""
+        reader = self._reader
+        return reader is not None and reader.at_eof() and reader.exception() is None
