@@ -22,6 +22,10 @@ import pytest
 import tcpframe
 from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 
+# A write loop stops after this many writes: enough to fill any socket buffers
+# many times over, so a loop that never blocks fails its test instead of hanging it.
+MAX_WRITES = 1000
+
 
 class Reading(ctypes.Structure):
     _pack_ = 1
@@ -216,7 +220,7 @@ async def test_cancelling_a_client_write_blocked_in_drain_leaves_the_writer_usab
 
     async def write_until_blocked() -> None:
         nonlocal started
-        while True:
+        for _ in range(MAX_WRITES):  # bounded: if writes never blocked, the test must fail, not hang
             started += 1
             await client.write(numbered_chunk(started))
 
@@ -250,7 +254,7 @@ async def test_cancelling_frame_writer_drain_leaves_the_writer_usable() -> None:
         writer.transport.set_write_buffer_limits(high=2**16)
         written = bytearray()
         number = 0
-        while not writer.transport.get_write_buffer_size():
+        while not writer.transport.get_write_buffer_size() and number < MAX_WRITES:
             number += 1
             writer.write(numbered_chunk(number))
             written += numbered_chunk(number)
@@ -284,10 +288,11 @@ async def test_many_cancelled_drains_leave_no_waiters_behind(client_and_peer: tu
     client, peer, _ = client_and_peer
     client.writer.transport.set_write_buffer_limits(high=2**16)
     total = 0
-    while client.writer.ready:
-        client.writer.write(numbered_chunk(0))
-        total += 2**16
-        await asyncio.sleep(0)
+    async with asyncio.timeout(5):
+        while client.writer.ready:
+            client.writer.write(numbered_chunk(0))
+            total += 2**16
+            await asyncio.sleep(0)
     for _ in range(20):
         task = asyncio.create_task(client.writer.drain())
         await asyncio.sleep(0)

@@ -25,6 +25,10 @@ import pytest
 import tcpframe
 from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
 
+# A write loop stops after this many writes: enough to fill any socket buffers
+# many times over, so a loop that never blocks fails its test instead of hanging it.
+MAX_WRITES = 1000
+
 LIMIT = 2**16  # the default line limit, as for asyncio streams
 
 
@@ -416,7 +420,7 @@ async def test_peer_reset_while_a_write_waits_for_drain_raises_connection_error_
     chunk = b"w" * 2**16
 
     async def write_forever() -> None:
-        while True:
+        for _ in range(MAX_WRITES):  # bounded: if writes never blocked, the test must fail, not hang
             await client.write(chunk)
 
     write_task = asyncio.create_task(write_forever())
@@ -454,7 +458,7 @@ async def test_client_reset_during_a_server_read_and_write_lets_the_server_serve
     server.writer.transport.set_write_buffer_limits(high=2**16)
 
     async def write_forever() -> None:
-        while True:
+        for _ in range(MAX_WRITES):  # bounded: if writes never blocked, the test must fail, not hang
             await server.write(b"s" * 2**16)
 
     write_task = asyncio.create_task(write_forever())
@@ -646,7 +650,7 @@ async def write_until_blocked(end: tcpframe.BaseClientOrServer) -> tuple[asyncio
 
     async def write_forever() -> None:
         number = 0
-        while True:
+        for _ in range(MAX_WRITES):  # bounded: if writes never blocked, the test must fail, not hang
             number += 1
             chunk = bytes([number % 251]) * 2**16
             written.extend(chunk)

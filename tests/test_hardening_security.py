@@ -30,6 +30,10 @@ import pytest
 
 import tcpframe
 from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
+
+# A write loop stops after writing this much: enough to fill any socket buffers
+# many times over, so a loop that never blocks fails its test instead of hanging it.
+MAX_WRITTEN = 64 * 2**20
 from tcpframe.examples import EchoServer, MockChiller
 from tcpframe.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
 from tcpframe.writer import FLUSH_SIZE
@@ -187,7 +191,7 @@ async def most_pending_while_the_peer_does_not_read(end: tcpframe.BaseClientOrSe
 
     async def write_forever() -> None:
         nonlocal most_pending
-        while True:
+        for _ in range(MAX_WRITTEN // size):  # bounded: if writes never blocked, fail, not hang
             await write()
             most_pending = max(most_pending, writer.transport.get_write_buffer_size() + len(writer._pending))
 
