@@ -721,3 +721,32 @@ async def test_closing_still_delivers_every_byte_to_a_slow_but_steady_reader(
     await within_timeout(close_task)
     # The close outlasted several stall timeouts: progress kept it waiting.
     assert time.monotonic() - started > 2 * short_close_stall_timeout
+
+
+# --- Checksummed frames ------------------------------------------------------------------------
+
+
+async def test_corrupt_checksummed_frames_raise_and_the_next_good_frame_is_read(
+    connect_client: typing.Callable,
+) -> None:
+    """Corrupt NMEA frames get: ChecksumMismatchError naming the expected and
+    received checksums, or FrameError for a frame with no start marker,
+    separator or hex digits; each bad frame is consumed and the next good
+    frame reads normally."""
+    client, peer, _ = await connect_client()
+
+    def nmea(body: bytes) -> bytes:
+        return b"$" + body + b"*" + tcpframe.checksums.format_hex2(tcpframe.checksums.xor8(body)).encode() + b"\r\n"
+
+    good = nmea(b"GPGGA,1,2,3")
+    wrong_checksum = b"$GPGGA,1,2,3*00\r\n"
+    expected_digits = tcpframe.checksums.format_hex2(tcpframe.checksums.xor8(b"GPGGA,1,2,3"))
+    await peer.send(wrong_checksum + b"GPGGA,no start*00\r\n" + b"$GPGGA no separator\r\n" + b"$GP*zz\r\n" + good)
+    with pytest.raises(tcpframe.ChecksumMismatchError) as error:
+        await within_timeout(client.read_checksummed())
+    assert expected_digits in str(error.value).lower() and "00" in str(error.value)
+    for _ in range(3):
+        with pytest.raises(tcpframe.FrameError):
+            await within_timeout(client.read_checksummed())
+    assert await within_timeout(client.read_checksummed()) == b"GPGGA,1,2,3"
+    assert client.connected

@@ -228,3 +228,40 @@ async def test_server_writes_to_a_client_that_does_not_read_stay_within_flush_si
             assert 0 < most_pending <= high_water + FLUSH_SIZE + size
         finally:
             peer.close()
+
+
+# --- Frame length ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("declared", [2**24 + 1, 2**31, 2**32 - 1])
+async def test_a_length_prefix_over_max_frame_size_raises_frame_error_without_buffering_the_frame(
+    client_and_peer: tuple, declared: int
+) -> None:
+    """A peer declaring a huge frame gets: FrameError naming the size at
+    once (the read does not wait for, or buffer, the declared bytes); the
+    prefix stays unread, so every later read_frame raises it again."""
+    client, peer = client_and_peer
+    await peer.send(declared.to_bytes(4, "big") + b"x" * 1000)
+    for _ in range(2):
+        with pytest.raises(tcpframe.FrameError, match=str(declared)):
+            await within_timeout(client.read_frame())
+    assert len(client.reader._buffer) <= 4 + 1000
+
+
+async def test_max_frame_size_bounds_what_a_frame_read_buffers(client_and_peer: tuple) -> None:
+    """With ``max_frame_size`` set, a prefix over it gets FrameError, and
+    a frame within it is read exactly."""
+    client, peer = client_and_peer
+    prefix = tcpframe.LengthPrefix(size=2, byteorder="little", max_frame_size=1024)
+    await peer.send((1000).to_bytes(2, "little") + b"f" * 1000 + (1025).to_bytes(2, "little"))
+    assert await within_timeout(client.read_frame(prefix)) == b"f" * 1000
+    with pytest.raises(tcpframe.FrameError):
+        await within_timeout(client.read_frame(prefix))
+
+
+async def test_an_endless_checksummed_frame_raises_limit_overrun_and_buffering_stops_at_the_high_water_mark(
+    client_and_peer: tuple,
+) -> None:
+    client, peer = client_and_peer
+    most_buffered = await flood_then_watch(client, peer, b"$GPGGA," + b"9" * (64 * MiB), client.read_checksummed)
+    assert most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB
