@@ -62,7 +62,8 @@ cd "$work"
 
 echo "=== kernel tests under AddressSanitizer"
 kernel_tests=(tests/test_receive_buffer.py tests/test_structs.py tests/test_checksums.py
-              tests/test_kernel_agreement.py tests/test_hardening_fuzz.py)
+              tests/test_kernel_agreement.py tests/test_hardening_fuzz.py
+              tests/test_frames_kernel_agreement.py)
 # --capture=sys: ASan reports on fd 2, which pytest must not swallow.
 "$python" -m pytest -q -p no:cacheprovider --capture=sys "${kernel_tests[@]}" "${pytest_args[@]}"
 

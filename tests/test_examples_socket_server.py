@@ -272,6 +272,7 @@ async def test_malformed_lines_get_invalid_message_reply(server: SocketServer, c
         (b'{"parameters": {}}', "command"),
         (b'{"command": "start", "parameters": [1]}', "[1]"),
         (b"\xff\xfe", "decode"),
+        (b"[" * 20000 + b"]" * 20000, "nested too deeply"),
     ):
         await client.write(line + client.terminator)
         reply = await read_reply(client)
@@ -317,6 +318,16 @@ async def test_heartbeats_are_monitored() -> None:
         async with connected_client(server) as client:
             await wait_done(client.done_task)
             assert not client.connected
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+async def test_heartbeats_are_recognised_in_any_encoding(
+    server: SocketServer, client: tcpframe.Client, encoding: str
+) -> None:
+    server.encoding = client.encoding = encoding
+    await client.write_str(tcpframe.HEARTBEAT.decode("ascii"))
+    # No reply to the heartbeat: the next message is the reply to "stop".
+    assert await asyncio.wait_for(run_command(client, "stop"), STD_TIMEOUT) == {"response": 0}
 
 
 async def test_heartbeats_are_ignored_when_not_monitoring(server: SocketServer, client: tcpframe.Client) -> None:

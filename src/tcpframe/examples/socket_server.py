@@ -133,7 +133,7 @@ class SocketServer(OneClientReadLoopServer):
         except UnicodeError as e:
             await self.reply_invalid_message(f"Could not decode a line as {self.encoding}: {e}")
             return
-        if line == HEARTBEAT.decode(self.encoding):
+        if line == HEARTBEAT.decode("ascii"):
             if self.run_heartbeat_monitor_task:
                 await self.handle_received_heartbeat()
             return
@@ -141,6 +141,9 @@ class SocketServer(OneClientReadLoopServer):
             message = json.loads(line)
         except json.JSONDecodeError as e:
             await self.reply_invalid_message(f"Could not parse {line!r} as JSON: {e.msg}")
+            return
+        except RecursionError:
+            await self.reply_invalid_message("JSON nested too deeply to parse")
             return
         if not (isinstance(message, dict) and isinstance(message.get("command"), str)):
             await self.reply_invalid_message(f"{line!r} is not an object with a str 'command'")
