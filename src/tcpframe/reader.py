@@ -19,7 +19,8 @@ if typing.TYPE_CHECKING:
 DEFAULT_LIMIT = 2**16
 
 # Receiving pauses when this many bytes are buffered and unread (or more,
-# if a pending read needs more), and resumes at a quarter of it.
+# if a pending read needs more), and resumes when a read finds too few
+# bytes, or when a read through the reader leaves at most a quarter of it.
 DEFAULT_HIGH_WATER = 2**20
 
 
@@ -42,7 +43,8 @@ class FrameReader:
         `asyncio.StreamReader`.
     high_water : `int`, optional
         Stop receiving from the socket above this many unread bytes;
-        resume below a quarter of it.
+        resume when a read needs more than is buffered, or a read leaves
+        at most a quarter of it.
     """
 
     def __init__(self, limit: int = DEFAULT_LIMIT, high_water: int = DEFAULT_HIGH_WATER) -> None:
@@ -61,8 +63,9 @@ class FrameReader:
         self._paused = False
         self._connection_closing = False
         # The receive buffer while reads may take from it with no further
-        # checks (no error, receiving not paused, connection not closing);
-        # else None. Clients read already-buffered data through it.
+        # checks (no error, connection not closing); else None. Clients
+        # read already-buffered data through it. Reads through it never
+        # resume receiving: that waits until a read finds too few bytes.
         self.direct_buffer: receive_buffer.ReceiveBuffer | None = self._buffer
 
     def __repr__(self) -> str:
@@ -523,17 +526,15 @@ class FrameReader:
         self._update_direct_buffer()
 
     def _update_direct_buffer(self) -> None:
-        usable = self._exception is None and not self._paused and not self._connection_closing
+        usable = self._exception is None and not self._connection_closing
         self.direct_buffer = self._buffer if usable else None
 
     def _pause_receiving(self) -> None:
         if self._protocol is not None and self._protocol.pause_receiving():
             self._paused = True
-            self._update_direct_buffer()
 
     def _resume_receiving(self) -> None:
         self._paused = False
-        self._update_direct_buffer()
         if self._protocol is not None:
             self._protocol.resume_receiving()
 
