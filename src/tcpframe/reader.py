@@ -50,7 +50,10 @@ class FrameReader:
     def __init__(self, limit: int = DEFAULT_LIMIT, high_water: int = DEFAULT_HIGH_WATER) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
-        self._limit = limit
+        # Maximum length of a line or separated chunk, as for
+        # asyncio.StreamReader. An attribute, not a property: clients read
+        # it on every buffered line.
+        self.limit = limit
         self._high_water = max(high_water, 2 * limit)
         self._low_water = self._high_water // 4
         self._buffer = receive_buffer.ReceiveBuffer()
@@ -116,11 +119,6 @@ class FrameReader:
     # The StreamReader API.
 
     @property
-    def limit(self) -> int:
-        """Maximum length of a line or separated chunk."""
-        return self._limit
-
-    @property
     def eof_received(self) -> bool:
         """True once the peer has sent EOF (bytes may still be buffered)."""
         return self._eof
@@ -144,7 +142,7 @@ class FrameReader:
             return b""
         if n < 0:
             blocks = []
-            while block := await self.read(self._limit):
+            while block := await self.read(self.limit):
                 blocks.append(block)
             return b"".join(blocks)
         if not len(self._buffer) and not self._eof:
@@ -193,7 +191,7 @@ class FrameReader:
         """
         if self._exception is not None:
             raise self._exception
-        chunk = self._buffer.take_until(separator, self._limit)
+        chunk = self._buffer.take_until(separator, self.limit)
         if self._paused:
             self._maybe_resume_receiving()
         return chunk
@@ -386,7 +384,7 @@ class FrameReader:
         if self._exception is not None:
             raise self._exception
         try:
-            return frames.take_checksummed(self._buffer, framing, self._limit)
+            return frames.take_checksummed(self._buffer, framing, self.limit)
         finally:
             if self._paused:
                 self._maybe_resume_receiving()
@@ -510,7 +508,7 @@ class FrameReader:
             return len(self._buffer) >= self._wanted_nbytes
         return (
             self._buffer.find(separator) >= 0
-            or len(self._buffer) + 1 - len(separator) > self._limit
+            or len(self._buffer) + 1 - len(separator) > self.limit
         )
 
     def _wake_waiter(self) -> None:
