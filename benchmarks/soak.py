@@ -102,7 +102,7 @@ async def one_cycle(server: tcpframe.TestOneClientReadLoopServer, log: logging.L
             client.writer.transport.abort()
         await asyncio.wait_for(client.close(), 5)
     async with asyncio.timeout(5):
-        while server.connected or not server.writer.is_closing() or not server._read_loop_task.done():
+        while server.connected or not server.writer.is_closing() or not server.read_loop_task.done():
             await asyncio.sleep(0.001)
 
 

@@ -270,7 +270,7 @@ async def connect_and_end(
             client.writer.transport.abort()
         await within_timeout(client.close())
     async with asyncio.timeout(5):
-        while server.connected or not server.writer.is_closing() or not server._read_loop_task.done():
+        while server.connected or not server.writer.is_closing() or not server.read_loop_task.done():
             await asyncio.sleep(0.001)
 
 

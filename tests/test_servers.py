@@ -456,6 +456,14 @@ async def test_read_loop_server_connect_callback_sees_connects_and_disconnects(
     assert not server.connected
 
 
+class FailingReadLoopServer(tcpframe.OneClientReadLoopServer):
+    """Reads a line, then raises; the read loop must log it and close."""
+
+    async def read_and_dispatch(self) -> None:
+        line = await self.read_str()
+        raise RuntimeError(f"cannot handle {line!r}")
+
+
 async def test_an_exception_in_read_and_dispatch_is_logged_and_closes_the_client(
     make_server: typing.Callable,
     make_client: typing.Callable,
@@ -463,25 +471,55 @@ async def test_an_exception_in_read_and_dispatch_is_logged_and_closes_the_client
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     recorder = make_recorder()
-    server = await make_server(tcpframe.TestOneClientReadLoopServer, connect_callback=recorder.callback)
+    server = await make_server(FailingReadLoopServer, connect_callback=recorder.callback)
     client = await make_client(server, monitor_connection_interval=0.01)
     assert await recorder.next() is True
-    server.fail_next_read = True
     with caplog.at_level(logging.ERROR):
         await client.write_str("boom")
         assert await recorder.next() is False
         await within_timeout(client.done_task)
-    assert not server.fail_next_read
     assert any(
-        record.exc_info is not None and "fail_next_read" in str(record.exc_info[1]) for record in caplog.records
+        record.exc_info is not None and "cannot handle 'boom'" in str(record.exc_info[1]) for record in caplog.records
     )
+    assert server.read_loop_task.done()
+
+
+async def test_fail_next_read_fails_the_next_read_and_dispatch_with_a_connection_error_and_closes_the_client(
+    make_server: typing.Callable,
+    make_client: typing.Callable,
+    make_recorder: type,
+) -> None:
+    recorder = make_recorder()
+    server = await make_server(tcpframe.TestOneClientReadLoopServer, connect_callback=recorder.callback)
+    client = await make_client(server, monitor_connection_interval=0.01)
+    assert await recorder.next() is True
+    await client.write_str("before")
+    assert await server.get_next_data(timeout=STD_TIMEOUT) == "before"
+    # The read loop is already waiting in the read that the flag does not
+    # affect; the call after it fails.
+    server.fail_next_read = True
+    await client.write_str("read by the waiting read")
+    assert await server.get_next_data(timeout=STD_TIMEOUT) == "read by the waiting read"
+    assert await recorder.next() is False
+    await within_timeout(client.done_task)
+    assert not server.fail_next_read
     assert server.data_queue.empty()
 
     # The server serves the next client, with a fresh read loop.
     second = await make_client(server)
     assert await recorder.next() is True
     await second.write_str("after the failure")
-    assert await server.get_next_data() == "after the failure"
+    assert await server.get_next_data(timeout=STD_TIMEOUT) == "after the failure"
+
+
+async def test_get_next_data_waits_for_data_unless_given_a_timeout(make_server: typing.Callable) -> None:
+    server = await make_server(tcpframe.TestOneClientReadLoopServer)
+    waiter = asyncio.create_task(server.get_next_data())
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    waiter.cancel()
+    with pytest.raises(TimeoutError):
+        await server.get_next_data(timeout=0.01)
 
 
 async def test_handle_received_heartbeat_without_monitoring_is_a_runtime_error(make_server: typing.Callable) -> None:
@@ -564,7 +602,7 @@ class TestReadLoopServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
     server_class = tcpframe.TestOneClientReadLoopServer
 
     async def test_create_server_and_client_exchange_data_and_report_connects(self) -> None:
-        async with self.create_server() as server:
+        async with self.create_server(connect_callback=self.connect_callback) as server:
             self.assertGreater(server.port, 0)
             async with self.create_client(server) as client:
                 await self.assert_next_connected(True)
@@ -576,7 +614,7 @@ class TestReadLoopServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
         self.assertTrue(server.done_task.done())
 
     async def test_assert_next_connected_fails_on_the_wrong_state(self) -> None:
-        async with self.create_server() as server:
+        async with self.create_server(connect_callback=self.connect_callback) as server:
             async with self.create_client(server):
                 with self.assertRaises(AssertionError):
                     await self.assert_next_connected(False)
@@ -594,7 +632,7 @@ class TestOneClientServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
     server_class = tcpframe.OneClientServer
 
     async def test_server_listening_on_all_interfaces_serves_a_client(self) -> None:
-        async with self.create_server(host=None, family=socket.AF_INET) as server:
+        async with self.create_server(host=None, family=socket.AF_INET, connect_callback=self.connect_callback) as server:
             async with self.create_client(server) as client:
                 await self.assert_next_connected(True)
                 await client.write_json({"ok": True})

@@ -86,7 +86,9 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
     ) -> None:
         if connect_callback is not None and not inspect.iscoroutinefunction(connect_callback):
             raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
-        self.log = log.getChild(type(self).__name__)
+        # Named for the class and the instance, so that two clients of one
+        # class (e.g. a command and a telemetry client) log apart.
+        self.log = log.getChild(f"{type(self).__name__}({name})")
         self.name = name
         self.encoding = encoding
         self.terminator = terminator

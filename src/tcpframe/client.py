@@ -56,6 +56,8 @@ class Client(BaseClientOrServer):
         The ``host`` argument.
     port : `int` or None
         The ``port`` argument.
+    heartbeat_send_task : `asyncio.Future`
+        The task that sends heartbeats; a done future when none are sent.
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class Client(BaseClientOrServer):
         self.run_heartbeat_send_task = run_heartbeat_send_task
         self.heartbeat_send_sleep = heartbeat_send_sleep
         self._start_called = False
-        self._heartbeat_send_task: asyncio.Future = make_done_future()
+        self.heartbeat_send_task: asyncio.Future = make_done_future()
         already_closed = host == ""
         super().__init__(
             log=log,
@@ -122,7 +124,7 @@ class Client(BaseClientOrServer):
         await self.call_connect_callback()
         self.start_monitoring_connection()
         if self.run_heartbeat_send_task:
-            self._heartbeat_send_task = asyncio.create_task(self._send_heartbeats())
+            self.heartbeat_send_task = asyncio.create_task(self._send_heartbeats())
 
     async def basic_close(self) -> None:
         """Close the socket, if any, and set `done_task` done.
@@ -146,7 +148,7 @@ class Client(BaseClientOrServer):
         current = asyncio.current_task()
         # Cancelling a start that is still connecting keeps a closed client
         # from connecting afterwards; a start that finished is unaffected.
-        for task in (self.start_task, self._monitor_connection_task, self._heartbeat_send_task):
+        for task in (self.start_task, self._monitor_connection_task, self.heartbeat_send_task):
             if task is not current:
                 task.cancel()
         await self.basic_close()

@@ -18,6 +18,7 @@ from .constants import (
     DEFAULT_TERMINATOR,
 )
 from .one_client_server import OneClientServer
+from .utils import current_tai
 
 
 class OneClientReadLoopServer(OneClientServer):
@@ -52,6 +53,18 @@ class OneClientReadLoopServer(OneClientServer):
         Longest allowed time between heartbeats (s).
     **kwargs
         Passed to `asyncio.loop.create_server`.
+
+    Attributes
+    ----------
+    read_loop_task : `asyncio.Future`
+        The task running `read_loop`; a done future when no client is
+        connected.
+    monitor_heartbeats_task : `asyncio.Future`
+        The task running `monitor_received_heartbeats`; a done future when
+        heartbeats are not monitored or no client is connected.
+    heartbeat_received_tai : `float` or None
+        When the current client's last heartbeat arrived (TAI unix
+        seconds); None until it sends one.
     """
 
     def __init__(
@@ -74,8 +87,9 @@ class OneClientReadLoopServer(OneClientServer):
         self.run_heartbeat_monitor_task = run_heartbeat_monitor_task
         self.max_heartbeat_interval = max_heartbeat_interval
         self._user_connect_callback = connect_callback
-        self._read_loop_task: asyncio.Future = make_done_future()
-        self._heartbeat_monitor_task: asyncio.Future = make_done_future()
+        self.read_loop_task: asyncio.Future = make_done_future()
+        self.monitor_heartbeats_task: asyncio.Future = make_done_future()
+        self.heartbeat_received_tai: float | None = None
         self._heartbeat_received = asyncio.Event()
         super().__init__(
             host=host,
@@ -94,9 +108,10 @@ class OneClientReadLoopServer(OneClientServer):
         # close a client that connects next.
         self._cancel_client_tasks(cancel_read_loop_task=True)
         if self.connected:
-            self._read_loop_task = asyncio.create_task(self.read_loop())
+            self.heartbeat_received_tai = None
+            self.read_loop_task = asyncio.create_task(self.read_loop())
             if self.run_heartbeat_monitor_task:
-                self._heartbeat_monitor_task = asyncio.create_task(self.monitor_received_heartbeats())
+                self.monitor_heartbeats_task = asyncio.create_task(self.monitor_received_heartbeats())
         if self._user_connect_callback is not None:
             await self._user_connect_callback(self)
 
@@ -136,6 +151,7 @@ class OneClientReadLoopServer(OneClientServer):
         """
         if not self.run_heartbeat_monitor_task:
             raise RuntimeError("Received a heartbeat but run_heartbeat_monitor_task is False")
+        self.heartbeat_received_tai = current_tai()
         self._heartbeat_received.set()
 
     async def monitor_received_heartbeats(self) -> None:
@@ -167,7 +183,7 @@ class OneClientReadLoopServer(OneClientServer):
         """Cancel the read loop (if asked) and heartbeat monitor, unless
         one of them is the caller."""
         current = asyncio.current_task()
-        if cancel_read_loop_task and self._read_loop_task is not current:
-            self._read_loop_task.cancel()
-        if self._heartbeat_monitor_task is not current:
-            self._heartbeat_monitor_task.cancel()
+        if cancel_read_loop_task and self.read_loop_task is not current:
+            self.read_loop_task.cancel()
+        if self.monitor_heartbeats_task is not current:
+            self.monitor_heartbeats_task.cancel()

@@ -13,12 +13,13 @@ from collections.abc import AsyncGenerator
 
 from .base_client_or_server import BaseClientOrServer
 from .client import Client
-from .constants import HEARTBEAT, LOCALHOST_IPV4
+from .constants import DEFAULT_LOCALHOST, HEARTBEAT
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 
-# How long test helpers wait for a connection or a callback (s).
-STD_TIMEOUT = 5
+# How long test helpers wait for a connection or a callback (s), as in
+# lsst.ts.tcpip.
+STD_TIMEOUT = 2
 
 
 class TestOneClientReadLoopServer(OneClientReadLoopServer):
@@ -36,8 +37,9 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
     data_queue : `asyncio.Queue`
         Strings read, in order.
     fail_next_read : `bool`
-        Make the next `read_and_dispatch` raise (to test the read loop's
-        error handling); cleared when used.
+        Make the next `read_and_dispatch` raise `ConnectionError` before it
+        reads (to test how a server handles a lost connection); cleared
+        when used.
     """
 
     __test__ = False  # not a pytest test class
@@ -49,10 +51,10 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
 
     async def read_and_dispatch(self) -> None:
         """Read a string; queue it, or handle it if it is a heartbeat."""
-        data = await self.read_str()
         if self.fail_next_read:
             self.fail_next_read = False
-            raise RuntimeError("Failing as requested by fail_next_read")
+            raise ConnectionError("Failing as requested by fail_next_read")
+        data = await self.read_str()
         # HEARTBEAT is ASCII bytes; compare text, since decoding those
         # bytes with e.g. utf-16 would fail (odd length) or give garbage.
         if data == HEARTBEAT.decode("ascii"):
@@ -60,8 +62,24 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
         else:
             await self.data_queue.put(data)
 
-    async def get_next_data(self, timeout: float = STD_TIMEOUT) -> str:
-        """Return the next string read, waiting at most ``timeout`` s."""
+    async def get_next_data(self, timeout: float | None = None) -> str:
+        """Return the next string read.
+
+        Parameters
+        ----------
+        timeout : `float` or None, optional
+            Longest wait (s); None to wait until a string arrives.
+
+        Returns
+        -------
+        data : `str`
+            The oldest string not yet returned.
+
+        Raises
+        ------
+        TimeoutError
+            If no string arrives within ``timeout`` s.
+        """
         return await asyncio.wait_for(self.data_queue.get(), timeout=timeout)
 
 
@@ -69,67 +87,120 @@ class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
     """Base class for unit tests of `OneClientServer` subclasses.
 
     Set the class attribute `server_class`; use `create_server` and
-    `create_client` as async context managers, and `assert_next_connected`
-    to check the server's connect callbacks.
+    `create_client` as async context managers. To check connect callbacks
+    with `assert_next_connected`, pass
+    ``connect_callback=self.connect_callback`` to `create_server` or to
+    `create_client` (preferably not both: each queues its own entries).
+
+    Attributes
+    ----------
+    server_class : `type` [`OneClientServer`] or None
+        The server class under test; subclasses must set it.
+    log : `logging.Logger`
+        A logger named for the test class; made in `run`, so it exists even
+        when a subclass's ``asyncSetUp`` does not call ``super()``.
+    connect_queue : `asyncio.Queue` [`bool`] or None
+        ``connected`` at each call of `connect_callback`; None until
+        `create_server` makes a fresh one.
     """
 
-    server_class: type[OneClientServer]
+    server_class: type[OneClientServer] | None = None
 
-    async def asyncSetUp(self) -> None:
+    def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
+        """Make `log` and clear `connect_queue`, then run the test.
+
+        Unlike ``setUp``, a subclass cannot forget to call this.
+        """
         self.log = logging.getLogger(type(self).__name__)
-        self.connect_queue: asyncio.Queue[bool] = asyncio.Queue()
+        self.connect_queue: asyncio.Queue[bool] | None = None
+        return super().run(result)
 
-    async def connect_callback(self, server: BaseClientOrServer) -> None:
-        """Record ``server.connected``; used as the server's callback."""
-        self.connect_queue.put_nowait(server.connected)
+    def _connect_queue_or_raise(self) -> asyncio.Queue[bool]:
+        if self.connect_queue is None:
+            raise RuntimeError("call create_server first: connect_queue is None")
+        return self.connect_queue
+
+    async def connect_callback(self, client_or_server: BaseClientOrServer) -> None:
+        """Queue ``client_or_server.connected`` in `connect_queue`.
+
+        Raises
+        ------
+        RuntimeError
+            If `create_server` has not been called.
+        """
+        self._connect_queue_or_raise().put_nowait(client_or_server.connected)
 
     async def assert_next_connected(self, connected: bool, timeout: float = STD_TIMEOUT) -> None:
-        """Assert that the next connect callback saw ``connected``."""
-        next_connected = await asyncio.wait_for(self.connect_queue.get(), timeout=timeout)
+        """Assert that the oldest queued connect callback saw ``connected``.
+
+        Parameters
+        ----------
+        connected : `bool`
+            The expected ``connected`` state.
+        timeout : `float`, optional
+            Longest wait for a callback (s).
+
+        Raises
+        ------
+        AssertionError
+            If the queued state is not ``connected``.
+        TimeoutError
+            If no callback is queued within ``timeout`` s.
+        RuntimeError
+            If `create_server` has not been called.
+        """
+        queue = self._connect_queue_or_raise()
+        next_connected = await asyncio.wait_for(queue.get(), timeout=timeout)
         self.assertEqual(next_connected, connected)
 
     @contextlib.asynccontextmanager
-    async def create_server(
-        self,
-        *,
-        host: str | None = LOCALHOST_IPV4,
-        port: int = 0,
-        connect_callback: typing.Any = None,
-        **kwargs: typing.Any,
-    ) -> AsyncGenerator[OneClientServer, None]:
+    async def create_server(self, **kwargs: typing.Any) -> AsyncGenerator[OneClientServer, None]:
         """Start a `server_class` on a free port; close it on exit.
 
-        ``connect_callback`` defaults to `connect_callback`; other keyword
-        arguments go to the server's constructor.
+        Makes a fresh `connect_queue`. The server gets ``port=0``, `log`
+        and ``kwargs``, nothing else: in particular no connect callback
+        unless ``kwargs`` has one. ``host`` defaults to localhost for
+        `OneClientServer` itself (the read-loop servers have their own
+        default).
+
+        Parameters
+        ----------
+        **kwargs
+            Keyword arguments for the server, other than ``port`` and
+            ``log``.
+
+        Raises
+        ------
+        RuntimeError
+            If `server_class` is not set.
         """
-        server = self.server_class(
-            host=host,
-            port=port,
-            log=self.log,
-            connect_callback=connect_callback or self.connect_callback,
-            **kwargs,
-        )
-        try:
-            await asyncio.wait_for(server.start_task, timeout=STD_TIMEOUT)
+        if self.server_class is None:
+            raise RuntimeError("set the class attribute server_class to OneClientServer or a subclass")
+        if self.server_class is OneClientServer:
+            kwargs.setdefault("host", DEFAULT_LOCALHOST)
+        self.connect_queue = asyncio.Queue()
+        async with self.server_class(port=0, log=self.log, **kwargs) as server:
             yield server
-        finally:
-            await server.close()
 
     @contextlib.asynccontextmanager
     async def create_client(
-        self, server: OneClientServer, wait_connected: bool = True, **kwargs: typing.Any
+        self, server: OneClientServer, *, wait_connected: bool = True, **kwargs: typing.Any
     ) -> AsyncGenerator[Client, None]:
         """Connect a `Client` to ``server``; close it on exit.
 
-        Waits until the server sees the client unless ``wait_connected``
-        is False. Keyword arguments go to the client's constructor.
+        Parameters
+        ----------
+        server : `OneClientServer`
+            The server to connect to (its ``host``, or localhost when it
+            listens on all interfaces, and its ``port``).
+        wait_connected : `bool`, optional
+            Wait until the server sees the client?
+        **kwargs
+            Keyword arguments for the client, other than ``host``, ``port``
+            and ``log``.
         """
-        host = LOCALHOST_IPV4 if server.host is None else server.host
-        client = Client(host=host, port=server.port, log=self.log, **kwargs)
-        try:
-            await asyncio.wait_for(client.start_task, timeout=STD_TIMEOUT)
+        host = DEFAULT_LOCALHOST if server.host is None else server.host
+        async with Client(host=host, port=server.port, log=self.log, **kwargs) as client:
             if wait_connected:
                 await asyncio.wait_for(server.connected_task, timeout=STD_TIMEOUT)
             yield client
-        finally:
-            await client.close()

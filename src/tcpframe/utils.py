@@ -6,6 +6,7 @@ __all__ = [
     "KEEPALIVE_PROBES",
     "KEEPALIVE_TIME",
     "close_stream_writer",
+    "current_tai",
     "read_into",
     "set_socket_options",
     "write_from",
@@ -14,6 +15,7 @@ __all__ = [
 import asyncio
 import ctypes
 import socket
+import time
 import typing
 
 from ._kernels import structs
@@ -21,6 +23,10 @@ from .constants import KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, KEEPALIVE_TIME
 from .reader import FrameReader
 from .writer import FrameWriter
 
+
+# TAI - UTC (s): 37 since the leap second at the end of 2016; IERS has
+# announced none since.
+TAI_MINUS_UTC = 37.0
 
 # close_stream_writer gives up on unsent bytes, and aborts the connection,
 # once the peer has accepted none of them for this long (s).
@@ -136,3 +142,17 @@ def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
     if hasattr(socket, "TCP_KEEPCNT"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
+
+
+def current_tai() -> float:
+    """Return the current time as TAI unix seconds.
+
+    This is the time scale of lsst.ts.tcpip's ``*_tai`` attributes: the
+    system clock (UTC unix seconds) plus `TAI_MINUS_UTC`.
+
+    Returns
+    -------
+    tai : `float`
+        Current TAI time (unix seconds).
+    """
+    return time.time() + TAI_MINUS_UTC
