@@ -7,13 +7,13 @@ array, like `read_into`.
 
 import asyncio
 import ctypes
-import types
 import typing
 
 import numpy as np
 import pytest
 
 import tcpframe
+from coroutine_steps import count_suspensions, run_without_suspending
 
 STD_TIMEOUT = 5
 
@@ -46,27 +46,8 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     return reader
 
 
-def run_without_suspending(coro: typing.Coroutine) -> typing.Any:
-    """Run ``coro`` to completion in one step; fail if it would suspend."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise AssertionError(f"{coro.__qualname__} suspended")
 
 
-@types.coroutine
-def count_suspensions(coro: typing.Coroutine, suspensions: list) -> typing.Generator:
-    """Await ``coro``, appending to ``suspensions`` each time it suspends."""
-    to_send: typing.Any = None
-    while True:
-        try:
-            yielded = coro.send(to_send)
-        except StopIteration as stop:
-            return stop.value
-        suspensions.append(yielded)
-        to_send = yield yielded
 
 
 # --- FrameReader ------------------------------------------------------------

@@ -11,13 +11,13 @@ aligned on the next frame).
 import asyncio
 import ctypes
 import pickle
-import types
 import typing
 
 import numpy as np
 import pytest
 
 import tcpframe
+from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe import ChecksumFrame, ChecksumMismatchError, FrameError, LengthPrefix
 from tcpframe.checksums import crc16_modbus, sum8, xor8
 
@@ -49,17 +49,6 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     return reader
 
 
-@types.coroutine
-def count_suspensions(coro: typing.Coroutine, suspensions: list) -> typing.Generator:
-    """Await ``coro``, appending to ``suspensions`` each time it suspends."""
-    to_send: typing.Any = None
-    while True:
-        try:
-            yielded = coro.send(to_send)
-        except StopIteration as stop:
-            return stop.value
-        suspensions.append(yielded)
-        to_send = yield yielded
 
 
 # --- LengthPrefix -----------------------------------------------------------
@@ -427,14 +416,6 @@ async def test_client_and_server_exchange_frames(connect_pair: typing.Callable) 
     assert await asyncio.wait_for(client.read_checksummed(CHILLER), STD_TIMEOUT) == b"0101WatchDog"
 
 
-def run_without_suspending(coro: typing.Coroutine) -> typing.Any:
-    """Run ``coro`` to completion in one step; fail if it would suspend."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise AssertionError(f"{coro.__qualname__} suspended")
 
 
 async def test_reads_of_buffered_frames_complete_without_yielding(

@@ -14,7 +14,6 @@ import asyncio
 import ctypes
 import socket
 import struct
-import types
 import typing
 
 import pytest
@@ -22,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tcpframe
+from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe.protocol import FrameProtocol
 
 pytestmark = pytest.mark.all_event_loops
@@ -450,31 +450,8 @@ async def test_read_into_and_write_from_move_ctypes_structs(
 # --- tcpframe's hot path ---------------------------------------------------
 
 
-def run_without_suspending(coro: typing.Coroutine) -> typing.Any:
-    """Run ``coro`` to completion in one step; fail if it would suspend."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise AssertionError(f"{coro.__qualname__} suspended, i.e. yielded to the event loop")
 
 
-@types.coroutine
-def count_suspensions(coro: typing.Coroutine, suspensions: list) -> typing.Generator:
-    """Await ``coro``, appending to ``suspensions`` each time it suspends."""
-    to_send: typing.Any = None
-    to_throw: BaseException | None = None
-    while True:
-        try:
-            yielded = coro.throw(to_throw) if to_throw is not None else coro.send(to_send)
-        except StopIteration as stop:
-            return stop.value
-        suspensions.append(yielded)
-        try:
-            to_send, to_throw = (yield yielded), None
-        except BaseException as e:
-            to_send, to_throw = None, e
 
 
 @pytest.fixture
@@ -661,7 +638,12 @@ async def test_pending_writes_are_sent_before_a_read_waits_for_the_reply(
     assert counting.writes == [8, 7], "the pending write was not sent before the read waited"
     assert await asyncio.wait_for(pair.server_reader.readexactly(15), STD_TIMEOUT) == b"request\npart 2\n"
     pair.server_writer.write(b"reply\n")
-    await asyncio.wait_for(waiter, STD_TIMEOUT)
+    # This test plays the Task's part for reply_coro, so it waits for the
+    # future reply_coro yielded as a Task does, with a done callback:
+    # awaiting a future that a coroutine has already yielded is an error
+    # ("await wasn't used with future") from Python 3.12's wait_for on.
+    await asyncio.wait([waiter], timeout=STD_TIMEOUT)
+    assert waiter.done()
     with pytest.raises(StopIteration) as stop:
         reply_coro.send(None)
     assert stop.value.value == b"reply\n"
