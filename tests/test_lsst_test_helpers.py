@@ -201,9 +201,9 @@ class ReadLoopHelpersSpec(tcpframe.BaseOneClientServerTestCase):
             self.create_server(run_heartbeat_monitor_task=True, max_heartbeat_interval=0.5) as server,
             self.create_client(server, run_heartbeat_send_task=True, heartbeat_send_sleep=0.02),
         ):
-            self.assertFalse(server.monitor_heartbeats_task.done())
             while server.heartbeat_received_tai is None:
                 await asyncio.sleep(0.01)
+            self.assertFalse(server.monitor_heartbeats_task.done())
             first = server.heartbeat_received_tai
             self.assertAlmostEqual(first, tcpframe.utils.current_tai(), delta=1)
             await asyncio.sleep(0.1)

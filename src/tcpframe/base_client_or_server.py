@@ -478,3 +478,17 @@ def make_done_future() -> asyncio.Future:
     future: asyncio.Future = asyncio.Future()
     future.cancel()
     return future
+
+
+async def cancel_and_wait(*tasks: asyncio.Future) -> None:
+    """Cancel ``tasks``, except the one running this, and wait until they
+    are done, so that none outlives the close that stopped it.
+
+    Never raises what the tasks raised.
+    """
+    current = asyncio.current_task()
+    others = [task for task in tasks if task is not current]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others)

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import typing
 
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, make_done_future
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR, HEARTBEAT
 from .protocol import FrameProtocol
 from .reader import DEFAULT_LIMIT
@@ -145,12 +145,9 @@ class Client(BaseClientOrServer):
         and heartbeat tasks, close the socket, and set `done_task` done.
         Always safe to call."""
         self.should_be_connected = False
-        current = asyncio.current_task()
         # Cancelling a start that is still connecting keeps a closed client
         # from connecting afterwards; a start that finished is unaffected.
-        for task in (self.start_task, self._monitor_connection_task, self.heartbeat_send_task):
-            if task is not current:
-                task.cancel()
+        await cancel_and_wait(self.start_task, self._monitor_connection_task, self.heartbeat_send_task)
         await self.basic_close()
 
     async def close_connection(self) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import typing
 
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, make_done_future
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .constants import (
     DEFAULT_ENCODING,
     DEFAULT_LOCALHOST,
@@ -106,7 +106,7 @@ class OneClientReadLoopServer(OneClientServer):
     async def _start_or_stop_read_loop(self, server: BaseClientOrServer) -> None:
         # Stop the previous client's tasks first, so that they cannot
         # close a client that connects next.
-        self._cancel_client_tasks(cancel_read_loop_task=True)
+        await self._cancel_client_tasks(cancel_read_loop_task=True)
         if self.connected:
             self.heartbeat_received_tai = None
             self.read_loop_task = asyncio.create_task(self.read_loop())
@@ -176,14 +176,13 @@ class OneClientReadLoopServer(OneClientServer):
         cancel_read_loop_task : `bool`, optional
             Cancel the read loop? False when called from the read loop.
         """
-        self._cancel_client_tasks(cancel_read_loop_task)
+        await self._cancel_client_tasks(cancel_read_loop_task)
         await super().close_client()
 
-    def _cancel_client_tasks(self, cancel_read_loop_task: bool) -> None:
-        """Cancel the read loop (if asked) and heartbeat monitor, unless
-        one of them is the caller."""
-        current = asyncio.current_task()
-        if cancel_read_loop_task and self.read_loop_task is not current:
-            self.read_loop_task.cancel()
-        if self.monitor_heartbeats_task is not current:
-            self.monitor_heartbeats_task.cancel()
+    async def _cancel_client_tasks(self, cancel_read_loop_task: bool) -> None:
+        """Stop the read loop (if asked) and heartbeat monitor, unless one
+        of them is the caller."""
+        tasks = [self.monitor_heartbeats_task]
+        if cancel_read_loop_task:
+            tasks.append(self.read_loop_task)
+        await cancel_and_wait(*tasks)

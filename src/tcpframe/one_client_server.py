@@ -8,11 +8,16 @@ import asyncio
 import logging
 import typing
 
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .protocol import FrameProtocol
 from .reader import DEFAULT_LIMIT
+from .writer import FrameWriter
 from .utils import close_stream_writer, set_socket_options
+
+# How long a turned-away client may go on sending after the server has
+# half-closed its connection, before the server closes it anyway (s).
+TURN_AWAY_LINGER = 1.0
 
 
 class OneClientServer(BaseClientOrServer):
@@ -73,6 +78,7 @@ class OneClientServer(BaseClientOrServer):
         self._server: asyncio.Server | None = None
         self._client_lock = asyncio.Lock()
         self._client_tasks: set[asyncio.Task] = set()
+        self._turned_away: set[FrameWriter] = set()
         # Set by close(); from then on arriving clients are turned away and
         # a start() still in progress stops listening again.
         self._closing = False
@@ -126,30 +132,59 @@ class OneClientServer(BaseClientOrServer):
             self.start_task.set_result(None)
 
     def _client_arrived(self, protocol: FrameProtocol) -> None:
-        task = asyncio.create_task(self._attach_client(protocol))
+        task = asyncio.create_task(self._admit_or_turn_away(protocol))
         self._client_tasks.add(task)
         task.add_done_callback(self._client_tasks.discard)
 
-    async def _attach_client(self, protocol: FrameProtocol) -> None:
+    async def _admit_or_turn_away(self, protocol: FrameProtocol) -> None:
         async with self._client_lock:
-            if self.connected or self._closing:
-                reason = "the server is closing" if self._closing else "one is already connected"
-                self.log.error("%s rejected a client: %s", self.name, reason)
-                assert protocol.writer is not None
-                await close_stream_writer(protocol.writer)
-                return
-            if self._writer is not None and not self._writer.is_closing():
-                # The previous client is gone but not yet closed here.
-                await self.basic_close_client()
-            self._reader = protocol.reader
-            self._writer = protocol.writer
-            set_socket_options(self._writer)
-            self.should_be_connected = True
-            if not self.connected_task.done():
-                self.connected_task.set_result(None)
-            self.log.info("%s client connected", self.name)
-            await self.call_connect_callback()
-            self.start_monitoring_connection()
+            rejected = self.connected or self._closing
+            if not rejected:
+                await self._attach(protocol)
+        if rejected:
+            await self._turn_away(protocol)
+
+    async def _attach(self, protocol: FrameProtocol) -> None:
+        """Make the client of ``protocol`` the connected one."""
+        if self._writer is not None and not self._writer.is_closing():
+            # The previous client is gone but not yet closed here.
+            await self.basic_close_client()
+        self._reader = protocol.reader
+        self._writer = protocol.writer
+        set_socket_options(self._writer)
+        self.should_be_connected = True
+        if not self.connected_task.done():
+            self.connected_task.set_result(None)
+        self.log.info("%s client connected", self.name)
+        await self.call_connect_callback()
+        self.start_monitoring_connection()
+
+    async def _turn_away(self, protocol: FrameProtocol) -> None:
+        """Disconnect a client that arrived while another is connected (or
+        while the server closes), ignoring what it sends.
+
+        A socket closed with unread bytes resets the connection, so whether
+        the client saw EOF or ECONNRESET would depend on how soon it sent.
+        Instead the server half-closes (the client reads EOF) and discards
+        what arrives until the client closes too, for at most
+        `TURN_AWAY_LINGER` s.
+        """
+        reason = "the server is closing" if self._closing else "one is already connected"
+        self.log.error("%s rejected a client: %s", self.name, reason)
+        reader, writer = protocol.reader, protocol.writer
+        assert reader is not None and writer is not None
+        self._turned_away.add(writer)
+        try:
+            if writer.can_write_eof() and not self._closing:
+                writer.write_eof()
+                async with asyncio.timeout(TURN_AWAY_LINGER):
+                    while await reader.read(DEFAULT_LIMIT):
+                        pass
+        except (TimeoutError, ConnectionError):
+            pass  # the client kept sending, or reset the connection
+        finally:
+            self._turned_away.discard(writer)
+            await close_stream_writer(writer)
 
     async def basic_close_client(self) -> None:
         """Close the client socket, if any, and reset `connected_task`.
@@ -170,8 +205,7 @@ class OneClientServer(BaseClientOrServer):
         """Close the client socket, if any, and clear
         `should_be_connected`. Always safe to call."""
         self.should_be_connected = False
-        if self._monitor_connection_task is not asyncio.current_task():
-            self._monitor_connection_task.cancel()
+        await cancel_and_wait(self._monitor_connection_task)
         await self.basic_close_client()
 
     async def close(self) -> None:
@@ -181,6 +215,8 @@ class OneClientServer(BaseClientOrServer):
         try:
             if self._server is not None:
                 self._server.close()
+            for writer in self._turned_away:
+                writer.close()  # ends the wait for the client to close
             # Let clients that arrived meanwhile be attached or turned away
             # (cancelling them could leave their sockets open).
             current = asyncio.current_task()
