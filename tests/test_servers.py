@@ -638,3 +638,37 @@ class TestOneClientServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
                 await client.write_json({"ok": True})
                 self.assertEqual(await asyncio.wait_for(server.read_json(), STD_TIMEOUT), {"ok": True})
             await self.assert_next_connected(False)
+
+
+async def test_a_turned_away_client_that_keeps_sending_is_closed_after_the_linger(
+    make_server: typing.Callable, make_client: typing.Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tcpframe.one_client_server, "TURN_AWAY_LINGER", 0.2)
+    server = await make_server()
+    await make_client(server)
+    reader, writer = await within_timeout(asyncio.open_connection(tcpframe.LOCALHOST_IPV4, server.port))
+    try:
+        assert await within_timeout(reader.read()) == b""  # half-closed at once
+        with pytest.raises(ConnectionError):
+            async with asyncio.timeout(STD_TIMEOUT):
+                while True:  # the server discards all of this, then closes
+                    writer.write(b"still talking\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(0.01)
+    finally:
+        writer.close()
+    assert server.connected
+
+
+async def test_closing_the_server_does_not_wait_for_a_turned_away_client(
+    make_server: typing.Callable, make_client: typing.Callable
+) -> None:
+    server = await make_server()
+    await make_client(server)
+    reader, writer = await within_timeout(asyncio.open_connection(tcpframe.LOCALHOST_IPV4, server.port))
+    try:
+        assert await within_timeout(reader.read()) == b""
+        async with asyncio.timeout(tcpframe.one_client_server.TURN_AWAY_LINGER / 2):
+            await server.close()
+    finally:
+        writer.close()
