@@ -19,6 +19,12 @@ except ImportError:  # uvloop is optional
     uvloop = None
 
 
+def test_the_helpers_are_also_reachable_by_lsst_ts_tcpips_module_names() -> None:
+    assert tcpframe.base_one_client_server_test_case.BaseOneClientServerTestCase is tcpframe.BaseOneClientServerTestCase
+    assert tcpframe.base_one_client_server_test_case.STD_TIMEOUT == 2
+    assert tcpframe.testone_client_read_loop_server.TestOneClientReadLoopServer is tcpframe.TestOneClientReadLoopServer
+
+
 class KwargsRecordingServer(tcpframe.OneClientServer):
     """A `OneClientServer` subclass that records the arguments it is given."""
 

@@ -15,5 +15,6 @@ from .one_client_server import OneClientServer
 from .protocol import FrameProtocol, open_connection, start_server
 from .reader import FrameReader
 from .testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
+from . import base_one_client_server_test_case, testone_client_read_loop_server  # lsst.ts.tcpip's module names
 from .utils import close_stream_writer, read_into, set_socket_options, write_from
 from .writer import FrameWriter

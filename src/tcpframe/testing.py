@@ -120,15 +120,21 @@ class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
             raise RuntimeError("call create_server first: connect_queue is None")
         return self.connect_queue
 
-    async def connect_callback(self, client_or_server: BaseClientOrServer) -> None:
-        """Queue ``client_or_server.connected`` in `connect_queue`.
+    async def connect_callback(self, server: BaseClientOrServer) -> None:
+        """Queue ``server.connected`` in `connect_queue`.
+
+        Parameters
+        ----------
+        server : `BaseClientOrServer`
+            The server or client whose state changed (named ``server`` as
+            in lsst.ts.tcpip).
 
         Raises
         ------
         RuntimeError
             If `create_server` has not been called.
         """
-        self._connect_queue_or_raise().put_nowait(client_or_server.connected)
+        self._connect_queue_or_raise().put_nowait(server.connected)
 
     async def assert_next_connected(self, connected: bool, timeout: float = STD_TIMEOUT) -> None:
         """Assert that the oldest queued connect callback saw ``connected``.

@@ -1,0 +1,7 @@
+"""lsst.ts.tcpip's module name for `TestOneClientReadLoopServer`, kept so
+that code importing it by that path runs unchanged; defined in
+`tcpframe.testing`."""
+
+__all__ = ["TestOneClientReadLoopServer"]
+
+from .testing import TestOneClientReadLoopServer
