@@ -195,6 +195,8 @@ class ReadLoopHelpersSpec(tcpframe.BaseOneClientServerTestCase):
     async def test_read_loop_task_runs_while_a_client_is_connected(self) -> None:
         async with self.create_server(connect_callback=self.connect_callback) as server:
             self.assertTrue(server.read_loop_task.done())
+            self.assertIsNone(server.heartbeat_received_tai)
+            self.assertIsNone(server.monitor_heartbeats_task_start)
             async with self.create_client(server):
                 await self.assert_next_connected(True)
                 self.assertFalse(server.read_loop_task.done())
@@ -212,6 +214,7 @@ class ReadLoopHelpersSpec(tcpframe.BaseOneClientServerTestCase):
             self.assertFalse(server.monitor_heartbeats_task.done())
             first = server.heartbeat_received_tai
             self.assertAlmostEqual(first, tcpframe.utils.current_tai(), delta=1)
+            self.assertAlmostEqual(server.monitor_heartbeats_task_start, first, delta=1)
             await asyncio.sleep(0.1)
             self.assertGreater(server.heartbeat_received_tai, first)
             self.assertTrue(server.connected)

@@ -65,6 +65,9 @@ class OneClientReadLoopServer(OneClientServer):
     heartbeat_received_tai : `float` or None
         When the current client's last heartbeat arrived (TAI unix
         seconds); None until it sends one.
+    monitor_heartbeats_task_start : `float` or None
+        When `monitor_received_heartbeats` last started (TAI unix seconds);
+        None if it never ran.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class OneClientReadLoopServer(OneClientServer):
         self.read_loop_task: asyncio.Future = make_done_future()
         self.monitor_heartbeats_task: asyncio.Future = make_done_future()
         self.heartbeat_received_tai: float | None = None
+        self.monitor_heartbeats_task_start: float | None = None
         self._heartbeat_received = asyncio.Event()
         super().__init__(
             host=host,
@@ -156,6 +160,7 @@ class OneClientReadLoopServer(OneClientServer):
 
     async def monitor_received_heartbeats(self) -> None:
         """Close the client if no heartbeat arrives for `max_heartbeat_interval` s."""
+        self.monitor_heartbeats_task_start = current_tai()
         self._heartbeat_received.clear()
         while self.connected:
             try:
