@@ -236,7 +236,7 @@ class Recorder:
                     writer.write(data)
                     writer.flush()
                     await writer.drain()
-        except ConnectionError as e:
+        except OSError as e:  # ConnectionError, or e.g. ENOTCONN from uvloop
             self.log.info("Recorder: %s ended: %s", direction.label, e)
         recording.write_eof(direction)
         if writer is not None and not writer.is_closing() and writer.can_write_eof():

@@ -402,18 +402,24 @@ class RecordingWriter:
         if self._file is not None:
             self._file.flush()
 
-    def close(self) -> None:
+    def close(self, timestamp: int | None = None) -> None:
         """Write the ``END`` record and close the file. Safe to call twice.
 
         A recording never started gets a header first (server ``""``),
         so that the file is a complete, empty recording.
+
+        Parameters
+        ----------
+        timestamp : `int` or None, optional
+            Nanoseconds since the start (the recording's duration); now
+            if None.
         """
         if self._file is None:
             return
         try:
             if self.header is None:
                 self.start(server="")
-            self._write_record(RecordKind.END, Direction.CLIENT_TO_SERVER, None, b"")
+            self._write_record(RecordKind.END, Direction.CLIENT_TO_SERVER, timestamp, b"")
         finally:
             file, self._file = self._file, None
             file.close()
@@ -583,7 +589,7 @@ class RecordingReader:
             raise self._error(offset, f"corrupt record: {e}") from None
         data = payload[head_end:]
         if data and kind is not RecordKind.DATA and kind is not RecordKind.HEADER:
-            raise self._error(offset, f"corrupt record: a {kind.name} record with data")
+            raise self._error(offset, f"corrupt record: {kind.name} with data")
         return Record(kind, direction, timestamp, data, offset)
 
 
@@ -625,10 +631,10 @@ class RecordingSummary:
     def format(self) -> str:
         """Return the summary as lines of text."""
         start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.header.start_time))
-        client = self.header.client or "this recorder"
+        client = self.header.client or "the recorder"
         lines = [
             (
-                f"recording of {client} -> {self.header.server or '(none)'}, "
+                f"client {client}, server {self.header.server or '(none)'}, "
                 f"started {start}, format version {self.header.version}"
             ),
             f"duration {self.duration:.3f} s",

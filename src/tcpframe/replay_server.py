@@ -24,6 +24,10 @@ from .recording import Direction, PathType, RecordingReader, RecordKind, Traffic
 # Bytes of context around a difference in a ReplayMismatchError.
 MISMATCH_CONTEXT = 32
 
+# After playing the recorded server's EOF (a shutdown of the sending
+# side), wait at most this long for the client to close before closing (s).
+EOF_LINGER = 2.0
+
 
 class ReplayMismatchError(ValueError):
     """The client sent other bytes than the recorded client had sent.
@@ -122,7 +126,7 @@ class _ClientListener:
                     self._check(self._expected, data)
                 self.traffic.add(len(data))
                 self._changed.set()
-        except ConnectionError:
+        except OSError:  # ConnectionError, or e.g. ENOTCONN from uvloop
             pass
         finally:
             self._changed.set()
@@ -151,6 +155,21 @@ class _ClientListener:
             exc = self.task.exception()
             if exc is not None:
                 raise exc
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``deadline`` (event loop time).
+
+        Raises
+        ------
+        ReplayMismatchError
+            As soon as what the client sent differs from the recording.
+        """
+        loop = asyncio.get_running_loop()
+        if not self.task.done():
+            await asyncio.wait({self.task}, timeout=max(deadline - loop.time(), 0))
+            self.raise_if_failed()
+        # The client has closed its sending side, or the time has come.
+        await asyncio.sleep(max(deadline - loop.time(), 0))
 
     async def wait_for(self, nbytes: int, eof: bool) -> None:
         """Wait until the client has sent ``nbytes`` bytes, and closed if ``eof``.
@@ -184,9 +203,13 @@ class ReplayServer(OneClientServer):
       recorded client had), then after its recorded delay since those
       bytes, divided by ``speed``.
 
-    ``speed=math.inf`` sends as soon as allowed. The recorded server's
-    close (its EOF) closes the connection; a recording that ends without
-    it keeps the connection open until the client closes. A client that
+    ``speed=math.inf`` sends as soon as allowed. A client that closes its
+    sending side early still gets the rest of the replay; the replay ends
+    when sending to it fails (or, paced, when it would have to send more). The recorded server's
+    close (its EOF) shuts down the sending side, and the connection is
+    closed once the client closes too (or after `EOF_LINGER` seconds); a
+    recording that ends without it keeps the connection open until the
+    client closes. A client that
     closes first ends its replay. With ``check=True`` what the client sends
     is compared with what the recorded client sent: the first difference
     ends the replay with a `ReplayMismatchError`, naming the offset and
@@ -308,11 +331,13 @@ class ReplayServer(OneClientServer):
         expected = _RecordedClientStream(self.path) if self.check else None
         listener = _ClientListener(self._reader, self.traffic[Direction.CLIENT_TO_SERVER], expected)
         try:
-            complete = await self._play(listener)
-            if complete is None:
-                # The recording ends with the connection open: wait for the client to close.
-                await asyncio.wait({listener.task})
-                complete = True
+            server_closed = await self._play(listener)
+            if server_closed is not False:
+                # After the server's EOF, linger for client bytes still on
+                # their way (lest they reset the connection); if the
+                # recording ends with the connection open, keep it open.
+                await asyncio.wait({listener.task}, timeout=EOF_LINGER if server_closed else None)
+            complete = server_closed is not False
         except _ClientGone:
             complete = False
         finally:
@@ -351,19 +376,20 @@ class ReplayServer(OneClientServer):
                     anchor_time, anchor_timestamp = loop.time(), client_timestamp
                     anchored_records = client_records
                 if math.isfinite(self.speed):
-                    delay = anchor_time + (record.timestamp - anchor_timestamp) / 1e9 / self.speed - loop.time()
-                    if delay > 0:
-                        await asyncio.wait({listener.task}, timeout=delay)
+                    await listener.sleep_until(anchor_time + (record.timestamp - anchor_timestamp) / 1e9 / self.speed)
                 listener.raise_if_failed()
-                if listener.eof and not client_eof:
-                    return False
                 if record.kind is RecordKind.EOF:
+                    if not writer.is_closing() and writer.can_write_eof():
+                        try:
+                            writer.write_eof()
+                        except OSError:  # e.g. ENOTCONN: the client is gone
+                            return False
                     return True
                 writer.write(record.data)
                 writer.flush()
                 self.traffic[Direction.SERVER_TO_CLIENT].add(len(record.data))
                 try:
                     await writer.drain()
-                except ConnectionError:
+                except OSError:  # ConnectionError, or e.g. ENOTCONN from uvloop
                     return False
         return None
