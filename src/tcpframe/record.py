@@ -82,7 +82,9 @@ async def run(recorder: Recorder, progress_interval: float) -> None:
             progress = Progress(recorder)
             while not (recorder.done_task.done() or stop.is_set()):
                 await asyncio.wait(
-                    ends, timeout=progress_interval if progress_interval > 0 else None
+                    ends,
+                    timeout=progress_interval if progress_interval > 0 else None,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if progress_interval > 0 and not (recorder.done_task.done() or stop.is_set()):
                     print(progress.line(), flush=True)
