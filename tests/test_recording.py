@@ -10,6 +10,7 @@ import pytest
 
 import tcpframe
 from tcpframe.recording import (
+    FLUSH_INTERVAL,
     FORMAT_VERSION,
     MAGIC,
     MAX_RECORD_SIZE,
@@ -134,6 +135,18 @@ def test_writer_stamps_records_with_monotonic_time_since_start(tmp_path: pathlib
     assert end is not None and end >= timestamps[-1]
 
 
+def test_records_reach_the_file_within_a_flush_interval(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "flushed.rec"
+    with RecordingWriter(path) as writer:
+        writer.start(server="h:1")
+        writer.write_data(S2C, b"soon", 10)
+        assert b"soon" not in path.read_bytes()  # buffered
+        writer.write_data(S2C, b"a second later", FLUSH_INTERVAL + 10)
+        on_disk = path.read_bytes()
+        assert b"soon" in on_disk and on_disk.endswith(b"a second later")
+        writer.flush()
+
+
 def test_a_writer_closed_before_start_leaves_an_empty_complete_recording(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "empty.rec"
     writer = RecordingWriter(path)
@@ -174,11 +187,10 @@ def test_writer_cannot_open_a_missing_folder(tmp_path: pathlib.Path) -> None:
 
 
 def read_until_error(path: pathlib.Path) -> tuple[list[Record], RecordingError]:
-    delivered = []
-    with pytest.raises(RecordingError) as excinfo:  # noqa: PT012 (records delivered before the error)
-        with RecordingReader(path) as reader:
-            for record in reader:
-                delivered.append(record)
+    """Return the records delivered before the RecordingError, and the error."""
+    delivered: list[Record] = []
+    with RecordingReader(path) as reader, pytest.raises(RecordingError) as excinfo:
+        delivered.extend(reader)
     return delivered, excinfo.value
 
 

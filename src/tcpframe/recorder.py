@@ -162,6 +162,7 @@ class Recorder:
         """
         if self._session_task is not None and self._session_task is not asyncio.current_task():
             self._session_task.cancel()
+            await asyncio.wait({self._session_task})
         if self._server is not None:
             self._server.close()
         for writer in self._writers:

@@ -97,6 +97,9 @@ _RECORD_OVERHEAD = RECORD_PREFIX.size + _CHECKSUM.size + _RECORD_HEAD.size
 READ_BLOCK_SIZE = 2**16
 # Bytes buffered before a write to the file.
 WRITE_BUFFER_SIZE = 2**20
+# A record written this long (ns, by timestamp) after the last flush
+# flushes the buffer: a recorder that is killed loses about this much.
+FLUSH_INTERVAL = 1_000_000_000
 
 PathType = str | os.PathLike[str]
 
@@ -278,8 +281,9 @@ class RecordingWriter:
     """Write a recording, one record at a time.
 
     Records go to the file through a buffer of `WRITE_BUFFER_SIZE` bytes,
-    so memory stays bounded however long the recording; `flush` hands
-    what is buffered to the operating system. Use as a context manager,
+    so memory stays bounded however long the recording; the buffer is
+    handed to the operating system when full, by `flush`, and at the
+    first record `FLUSH_INTERVAL` after the last flush. Use as a context manager,
     or call `close`, to end the file with its ``END`` record.
 
     Parameters
@@ -306,6 +310,8 @@ class RecordingWriter:
             io.FileIO(self.path, "wb"), buffer_size=WRITE_BUFFER_SIZE
         )
         self._start_ns = 0
+        # Timestamp of the last flush.
+        self._flushed = 0
         self.header: RecordingHeader | None = None
         self.traffic = _directions()
 
@@ -439,6 +445,9 @@ class RecordingWriter:
         prefix = RECORD_PREFIX.encode(_CHECKSUM.size + len(head) + len(data))
         file.write(prefix + _CHECKSUM.pack(crc32(data, crc32(head))) + head)
         file.write(data)
+        if timestamp - self._flushed >= FLUSH_INTERVAL:
+            file.flush()
+            self._flushed = timestamp
 
 
 class RecordingReader:

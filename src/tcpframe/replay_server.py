@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Iterator
 
-from .base_client_or_server import BaseClientOrServer
+from .base_client_or_server import BaseClientOrServer, make_done_future
 from .constants import LOCALHOST_IPV4
 from .one_client_server import OneClientServer
 from .reader import FrameReader
@@ -246,9 +246,9 @@ class ReplayServer(OneClientServer):
     header : `~tcpframe.recording.RecordingHeader`
         The recording's header.
     replay_task : `asyncio.Future`
-        The replay to the current or last client. Its result is True if
-        the whole recorded server side was played, False if the client
-        closed first.
+        The replay to the current or last client (cancelled before the
+        first). Its result is True if the whole recorded server side was
+        played, False if the client closed first.
     traffic : `dict` [`Direction`, `Traffic`]
         What the current or last client was sent (``SERVER_TO_CLIENT``)
         and sent (``CLIENT_TO_SERVER``).
@@ -282,8 +282,7 @@ class ReplayServer(OneClientServer):
         self.paced = paced
         self.check = check
         self.traffic = {direction: Traffic() for direction in Direction}
-        self.replay_task: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.replay_task.cancel()
+        self.replay_task: asyncio.Future[bool] = make_done_future()
         super().__init__(
             host=host,
             port=port,
