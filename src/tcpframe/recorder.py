@@ -69,6 +69,10 @@ class Recorder:
 
     Attributes
     ----------
+    path, server_host, server_port, log
+        The parameters (``log`` resolved).
+    host : `str`
+        The ``listen_host`` argument.
     port : `int` or None
         The port the proxy listens on (updated by `start` when
         ``listen_port`` is 0); None when recording as a client.
