@@ -300,6 +300,42 @@ async def test_recorder_passes_on_a_half_close(tmp_path: pathlib.Path) -> None:
     assert kinds.index((RecordKind.EOF, C2S)) < kinds.index((RecordKind.DATA, S2C))
 
 
+async def test_recorder_relays_no_faster_than_the_client_reads(tmp_path: pathlib.Path) -> None:
+    """Bounded memory: while the client does not read, the proxy stops
+    taking the server's stream (flow control), instead of buffering it."""
+    offered = 64 * 2**20
+    chunk = bytes(range(256)) * 256
+
+    async def flood(reader: tcpframe.FrameReader, writer: tcpframe.FrameWriter) -> None:
+        for _ in range(offered // len(chunk)):
+            writer.write(chunk)
+            await writer.drain()
+        await tcpframe.close_stream_writer(writer)
+
+    server = await tcpframe.start_server(flood, HOST, 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        path = tmp_path / "flood.rec"
+        async with tcpframe.Recorder(path, HOST, port, listen_port=0, log=log) as recorder:
+            reader, writer = await asyncio.open_connection(HOST, recorder.port)
+            # Not reading: what the proxy takes stops growing, far short of the flood.
+            previous = -1
+            while recorder.traffic[S2C].nbytes != previous:
+                previous = recorder.traffic[S2C].nbytes
+                await asyncio.sleep(0.2)
+            assert previous < offered // 2
+            received = 0
+            while data := await asyncio.wait_for(reader.read(2**20), STD_TIMEOUT):
+                received += len(data)
+            writer.close()
+            await writer.wait_closed()
+            await asyncio.wait_for(recorder.done_task, STD_TIMEOUT)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert received == recorder.traffic[S2C].nbytes == offered
+
+
 # ---------------------------------------------------------------------------
 # ReplayServer on recordings written directly.
 # ---------------------------------------------------------------------------
