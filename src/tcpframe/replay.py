@@ -19,8 +19,8 @@ import argparse
 import asyncio
 import logging
 import math
-import typing
 import sys
+import typing
 
 from .cli import port_number, stop_on_signals
 from .constants import LOCALHOST_IPV4
