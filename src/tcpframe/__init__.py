@@ -14,6 +14,9 @@ from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 from .protocol import FrameProtocol, open_connection, start_server
 from .reader import FrameReader
+from .recorder import Recorder
+from .recording import Direction, RecordingError, RecordingReader, RecordingWriter
+from .replay_server import ReplayMismatchError, ReplayServer
 from .testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
 from . import base_one_client_server_test_case, testone_client_read_loop_server  # lsst.ts.tcpip's module names
 from .utils import close_stream_writer, read_into, set_socket_options, write_from

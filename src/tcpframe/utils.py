@@ -36,9 +36,10 @@ CLOSE_STALL_TIMEOUT = 5.0
 async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> None:
     """Close a stream writer and wait until it is closed.
 
-    Safe to call more than once. `ConnectionError` (raised when the
-    connection was already lost) is swallowed; `asyncio.CancelledError` is
-    not.
+    Safe to call more than once. The error the connection was lost with,
+    if it was, is swallowed: a `ConnectionError`, or another `OSError`
+    such as ``ENOTCONN`` (uvloop's, after a failed ``write_eof``) or
+    ``ETIMEDOUT``. `asyncio.CancelledError` is not.
 
     Bytes still unsent are sent first, as long as the peer keeps accepting
     them; a peer that accepts none for `CLOSE_STALL_TIMEOUT` seconds (it
@@ -68,7 +69,7 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
         finally:
             closed.cancel()
         closed.result()
-    except ConnectionError:
+    except OSError:
         pass
 
 

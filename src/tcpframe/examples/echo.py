@@ -14,6 +14,7 @@ import logging
 import typing
 
 from ..base_client_or_server import BaseClientOrServer, make_done_future
+from ..cli import port_number
 from ..constants import LOCAL_HOST
 from ..one_client_server import OneClientServer
 
@@ -96,14 +97,6 @@ class EchoServer(OneClientServer):
         finally:
             if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 await self.close_client()
-
-
-def port_number(text: str) -> int:
-    """Parse a TCP port number (0-65535) for `argparse`."""
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port {port} is not in 0-65535")
-    return port
 
 
 def main(args: list[str] | None = None) -> None:
