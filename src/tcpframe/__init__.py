@@ -3,11 +3,69 @@
 Use it in place of lsst.ts.tcpip with ``import tcpframe as tcpip``.
 """
 
+__all__ = [
+    "ACCELERATED",
+    "DEFAULT_ENCODING",
+    "DEFAULT_LENGTH_PREFIX",
+    "DEFAULT_LOCALHOST",
+    "DEFAULT_MAX_HEARTBEAT_INTERVAL",
+    "DEFAULT_MONITOR_CONNECTION_INTERVAL",
+    "DEFAULT_TERMINATOR",
+    "HEARTBEAT",
+    "KEEPALIVE_INTERVAL",
+    "KEEPALIVE_PROBES",
+    "KEEPALIVE_TIME",
+    "LOCALHOST_IPV4",
+    "LOCALHOST_IPV6",
+    "LOCAL_HOST",
+    "NMEA",
+    "TERMINATOR",
+    "BaseClientOrServer",
+    "BaseOneClientServerTestCase",
+    "ChecksumFrame",
+    "ChecksumMismatchError",
+    "Client",
+    "ConnectCallbackType",
+    "FrameError",
+    "FrameProtocol",
+    "FrameReader",
+    "FrameWriter",
+    "LengthPrefix",
+    "OneClientReadLoopServer",
+    "OneClientServer",
+    "TestOneClientReadLoopServer",
+    "__version__",
+    "checksums",
+    "close_stream_writer",
+    "open_connection",
+    "read_into",
+    "set_socket_options",
+    "start_server",
+    "write_from",
+]
+
+# The one definition of the version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
+
 from . import checksums
 from ._kernels import ACCELERATED
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
 from .client import Client
-from .constants import *  # noqa: F403 (the lsst.ts.tcpip constants)
+from .constants import (
+    DEFAULT_ENCODING,
+    DEFAULT_LOCALHOST,
+    DEFAULT_MAX_HEARTBEAT_INTERVAL,
+    DEFAULT_MONITOR_CONNECTION_INTERVAL,
+    DEFAULT_TERMINATOR,
+    HEARTBEAT,
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_PROBES,
+    KEEPALIVE_TIME,
+    LOCAL_HOST,
+    LOCALHOST_IPV4,
+    LOCALHOST_IPV6,
+    TERMINATOR,
+)
 from .errors import ChecksumMismatchError, FrameError
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .one_client_read_loop_server import OneClientReadLoopServer

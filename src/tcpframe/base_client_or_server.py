@@ -200,7 +200,7 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             await asyncio.sleep(self.monitor_connection_interval)
         await self.close_connection()
 
-    async def __aenter__(self) -> BaseClientOrServer:
+    async def __aenter__(self) -> typing.Self:
         await self.start_task
         return self
 
