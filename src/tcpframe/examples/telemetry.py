@@ -232,8 +232,8 @@ def _report_line(
 
 
 async def consume_telemetry(
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     seconds: float,
     report: Callable[[str], typing.Any] = print,
     log: logging.Logger | None = None,
@@ -243,7 +243,8 @@ async def consume_telemetry(
     Parameters
     ----------
     host, port
-        Address of the producer.
+        Address of the producer (as for `~tcpframe.Client`, e.g. the
+        ``port`` of a `TelemetryProducer`).
     seconds : `float`
         How long to read; 0 to read until the producer closes.
     report : callable, optional
