@@ -17,22 +17,7 @@ venv="${VENV:-.venv}"
 
 say() { printf 'setup_venv: %s\n' "$*"; }
 
-pip_log=$(mktemp "${TMPDIR:-/tmp}/tcpframe-setup-venv.XXXXXX")
-trap 'rm -f "$pip_log"' EXIT
-
-# Run pip install quietly in the venv, passing on what it writes to stderr
-# except one message: where the user's pip configuration lists local index
-# or find-links folders that lack a project, pip warns "Location '...' is
-# ignored: it is neither a file nor a directory" for each project it looks
-# up. That is about the machine's configuration, not about tcpframe, and
-# ignoring the configuration (pip --isolated) would also drop the user's
-# proxies and indexes; every other warning and error is kept.
-pip_install() {
-    local status=0
-    "$venv/bin/python" -m pip install --quiet "$@" 2>"$pip_log" || status=$?
-    grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory\.$" "$pip_log" >&2 || true
-    return "$status"
-}
+source scripts/pip_install.sh
 
 start=$SECONDS
 version=$("$python" -c 'import platform; print(platform.python_version())')
@@ -40,10 +25,10 @@ say "creating $venv with Python $version ($(command -v "$python"))"
 "$python" -m venv "$venv"
 
 say "updating pip in $venv"
-pip_install --upgrade pip
+pip_install "$venv/bin/python" --upgrade pip
 
 say "building tcpframe's Cython kernels and installing tcpframe[$extras] with its dependencies (about 20 s)"
-pip_install ".[$extras]"
+pip_install "$venv/bin/python" ".[$extras]"
 
 # The installed package, not the checkout's src/, is what the venv imports.
 summary=$(cd "$venv" && bin/python -c 'import tcpframe
