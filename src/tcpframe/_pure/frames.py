@@ -6,16 +6,19 @@ It works on the twin `ReceiveBuffer` through its public methods.
 __all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 import typing
+from collections.abc import Callable
 
 from ..errors import ChecksumMismatchError, FrameError
 from . import checksums
 from .receive_buffer import ReceiveBuffer
 
 if typing.TYPE_CHECKING:  # tcpframe.frames imports the kernels
+    from typing_extensions import Buffer
+
     from ..frames import ChecksumFrame, LengthPrefix
 
 # Checksum function and size in bytes, by name.
-_CHECKSUMS = {
+_CHECKSUMS: "dict[str, tuple[Callable[[Buffer], int], int]]" = {
     "sum8": (checksums.sum8, 1),
     "xor8": (checksums.xor8, 1),
     "crc16_modbus": (checksums.crc16_modbus, 2),
