@@ -8,7 +8,7 @@ import tcpframe
 
 project = "tcpframe"
 author = "tcpframe developers"
-copyright = "tcpframe developers; GPL-3.0-or-later"  # noqa: A001 (Sphinx's name)
+copyright = "tcpframe developers; GPL-3.0-or-later"
 version = release = tcpframe.__version__
 
 extensions = ["sphinx.ext.autodoc", "numpydoc"]
