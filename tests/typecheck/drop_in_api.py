@@ -49,7 +49,11 @@ async def server_and_client() -> None:
     async with CommandServer(log=log, connect_callback=record_state) as server:
         typing.assert_type(server, CommandServer)
         client = tcpip.Client(
-            host=tcpip.LOCAL_HOST, port=server.port, log=log, terminator=tcpip.TERMINATOR, encoding=tcpip.DEFAULT_ENCODING
+            host=tcpip.LOCAL_HOST,
+            port=server.port,
+            log=log,
+            terminator=tcpip.TERMINATOR,
+            encoding=tcpip.DEFAULT_ENCODING,
         )
         async with client:
             await server.connected_task
@@ -149,5 +153,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    result = unittest.TextTestRunner(verbosity=0).run(unittest.defaultTestLoader.loadTestsFromTestCase(EchoServerTestCase))
+    tests = unittest.defaultTestLoader.loadTestsFromTestCase(EchoServerTestCase)
+    result = unittest.TextTestRunner(verbosity=0).run(tests)
     raise SystemExit(0 if result.wasSuccessful() else 1)

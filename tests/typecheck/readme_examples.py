@@ -20,8 +20,8 @@ from tcpframe.examples import (
     MockChiller,
     MockCommandHandler,
     SocketServer,
-    TelemetryStats,
     TelemetryProducer,
+    TelemetryStats,
     consume_telemetry,
 )
 
@@ -118,7 +118,7 @@ async def telemetry_api_example() -> None:
                 print(f"checksum {received:02x} received, {expected:02x} expected in {error.frame!r}")
 
             # Async iteration: three frames, then JSON messages until EOF.
-            for value in range(3):
+            for _ in range(3):
                 await server.write_frame(b"frame")
             for value in range(3):
                 await server.write_json({"value": value})
