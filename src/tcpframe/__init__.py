@@ -35,19 +35,22 @@ __all__ = [
     "OneClientServer",
     "TestOneClientReadLoopServer",
     "__version__",
+    "base_one_client_server_test_case",
     "checksums",
     "close_stream_writer",
     "open_connection",
     "read_into",
     "set_socket_options",
     "start_server",
+    "testone_client_read_loop_server",
     "write_from",
 ]
 
 # The one definition of the version (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
-from . import checksums
+# lsst.ts.tcpip's module names for the test helpers, and the checksums.
+from . import base_one_client_server_test_case, checksums, testone_client_read_loop_server
 from ._kernels import ACCELERATED
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
 from .client import Client
@@ -76,6 +79,5 @@ from .recorder import Recorder
 from .recording import Direction, RecordingError, RecordingReader, RecordingWriter
 from .replay_server import ReplayMismatchError, ReplayServer
 from .testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
-from . import base_one_client_server_test_case, testone_client_read_loop_server  # lsst.ts.tcpip's module names
 from .utils import close_stream_writer, read_into, set_socket_options, write_from
 from .writer import FrameWriter

@@ -482,7 +482,7 @@ def make_done_future() -> asyncio.Future[typing.Any]:
     return future
 
 
-async def cancel_and_wait(*tasks: asyncio.Future) -> None:
+async def cancel_and_wait(*tasks: asyncio.Future[typing.Any]) -> None:
     """Cancel ``tasks``, except the one running this, and wait until they
     are done, so that none outlives the close that stopped it.
 

@@ -12,8 +12,8 @@ from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, canc
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .protocol import FrameProtocol
 from .reader import DEFAULT_LIMIT
-from .writer import FrameWriter
 from .utils import close_stream_writer, set_socket_options
+from .writer import FrameWriter
 
 # How long a turned-away client may go on sending after the server has
 # half-closed its connection, before the server closes it anyway (s).
