@@ -125,8 +125,24 @@ async def checksums_and_constants() -> None:
     assert issubclass(tcpip.ChecksumMismatchError, tcpip.FrameError)
 
 
-class EchoServerTestCase(tcpip.BaseOneClientServerTestCase):
-    """A user's test case, as written for lsst.ts.tcpip."""
+class EchoTestCase(tcpip.BaseOneClientServerTestCase):
+    """README: a user's test case, as written for lsst.ts.tcpip."""
+
+    server_class = tcpip.TestOneClientReadLoopServer
+
+    async def test_round_trip(self) -> None:
+        # create_server wires no callback: pass it to the server (or the
+        # client) to have assert_next_connected see its calls.
+        async with self.create_server(connect_callback=self.connect_callback) as server:
+            async with self.create_client(server) as client:
+                await self.assert_next_connected(True)
+                await client.write_str("hello")
+                self.assertEqual(await server.get_next_data(), "hello")
+            await self.assert_next_connected(False)
+
+
+class HeartbeatTestCase(tcpip.BaseOneClientServerTestCase[tcpip.TestOneClientReadLoopServer]):
+    """The same, with the server type named for the type checker."""
 
     server_class = tcpip.TestOneClientReadLoopServer
 
@@ -134,12 +150,14 @@ class EchoServerTestCase(tcpip.BaseOneClientServerTestCase):
         async with self.create_server(
             connect_callback=self.connect_callback, run_heartbeat_monitor_task=True
         ) as server:
-            assert isinstance(server, tcpip.TestOneClientReadLoopServer)
+            typing.assert_type(server, tcpip.TestOneClientReadLoopServer)
             async with self.create_client(server) as client:
                 await self.assert_next_connected(True)
                 await client.write(tcpip.HEARTBEAT + client.terminator)
                 await client.write_str("data")
                 self.assertEqual(await server.get_next_data(), "data")
+                heartbeat_time = server.heartbeat_received_tai
+                assert heartbeat_time is not None and heartbeat_time > 0
             await self.assert_next_connected(False)
 
 
@@ -153,6 +171,8 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    tests = unittest.defaultTestLoader.loadTestsFromTestCase(EchoServerTestCase)
+    tests = unittest.TestSuite(
+        unittest.defaultTestLoader.loadTestsFromTestCase(case) for case in (EchoTestCase, HeartbeatTestCase)
+    )
     result = unittest.TextTestRunner(verbosity=0).run(tests)
     raise SystemExit(0 if result.wasSuccessful() else 1)
