@@ -9,7 +9,10 @@ against the installed package (as a user's program sees it) and runs it.
 import asyncio
 import ctypes
 import logging
+import math
+import tempfile
 import typing
+from pathlib import Path
 
 import numpy as np
 
@@ -149,6 +152,43 @@ async def telemetry_producer_example() -> None:
         typing.assert_type(stats, TelemetryStats)
 
 
+async def session(port: int | None) -> bytes:
+    """README, record and replay: start telemetry, read a few messages,
+    disconnect; return every byte received."""
+    log = logging.getLogger("client")
+    async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=port, log=log) as client:
+        await client.write_json({"command": "start", "parameters": {"interval": 0.05, "num_sensors": 2}})
+        received = [await client.readuntil(b"\r\n") for _ in range(5)]
+        await client.write_json({"command": "disconnect", "parameters": {}})
+        assert client.reader is not None
+        received.append(await client.reader.read())  # the rest, until the server closes
+    return b"".join(received)
+
+
+async def record_and_replay_example() -> None:
+    """README: record and replay."""
+    path = Path(tempfile.mkdtemp()) / "ess.rec"
+    log = logging.getLogger("ess")
+    server = SocketServer(name="ess", host=tcpframe.LOCALHOST_IPV4, port=0, log=log, simulation_mode=1)
+    server.set_command_handler(MockCommandHandler(callback=server.write_json, simulation_mode=1))
+    async with server:
+        assert server.port is not None  # an int once a TCP server has started
+        async with tcpframe.Recorder(path, tcpframe.LOCALHOST_IPV4, server.port, listen_port=0) as recorder:
+            typing.assert_type(recorder, tcpframe.Recorder)
+            original = await session(recorder.port)
+            await recorder.done_task
+    async with tcpframe.ReplayServer(path, paced=True, check=True, speed=math.inf) as mock:
+        typing.assert_type(mock, tcpframe.ReplayServer)
+        replayed = await session(mock.port)
+    print(f"{len(original)} bytes recorded; the replay sent the same bytes: {replayed == original}")
+    assert replayed == original
+    with tcpframe.RecordingReader(path) as reader:
+        for record in reader:
+            direction: tcpframe.Direction = record.direction
+            print(direction.name, record.timestamp, len(record.data))
+            break
+
+
 async def main() -> None:
     print(f"tcpframe {tcpframe.__version__}, compiled kernels: {tcpframe.ACCELERATED}")
     await socket_server_example()
@@ -156,6 +196,7 @@ async def main() -> None:
     await echo_example()
     await telemetry_api_example()
     await telemetry_producer_example()
+    await record_and_replay_example()
 
 
 if __name__ == "__main__":
