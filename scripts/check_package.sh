@@ -19,8 +19,8 @@
 #                and a few test files pass in both kernel modes
 #  5. wheel venv pip install the manylinux wheel: compiled kernels load
 #  6. stubtest   every compiled module against its .pyi
-#  7. users      mypy --strict on tests/typecheck/ against the installed
-#                wheel, then those programs run
+#  7. users      mypy --strict, against the installed wheel, on README's
+#                programs and on tests/typecheck/, which then run
 #  8. mypy       mypy --strict on the package (config in pyproject.toml)
 #  9. ruff       ruff check (config in pyproject.toml)
 # 10. docs       sphinx-build -W; every public name in the API reference
@@ -147,10 +147,21 @@ print(" ".join(sorted("tcpframe._compiled." + p.name.split(".")[0] for p in path
 # shellcheck disable=SC2086  # one argument per module
 (cd "$work" && "$wheel_venv/bin/python" -m mypy.stubtest $compiled)
 
-step "7. users: mypy --strict on tests/typecheck/ against the installed wheel, then run them"
+step "7. users: mypy --strict on README's programs and tests/typecheck/ against the installed wheel"
+# README's python blocks that import something are whole programs (the
+# others are fragments); each becomes a file to check as it stands.
+mkdir "$work/readme"
+"$python" - "$work/readme" <<'EOF'
+import pathlib, re, sys
+blocks = re.findall(r"^```python\n(.*?)^```", pathlib.Path("README.md").read_text(), flags=re.M | re.S)
+programs = [block for block in blocks if re.search(r"^(import|from) \S", block, flags=re.M)]
+for number, program in enumerate(programs, 1):
+    pathlib.Path(sys.argv[1], f"readme_program_{number}.py").write_text(program)
+print(f"{len(programs)} of README's {len(blocks)} python blocks are programs")
+EOF
 # From the work folder, so that neither src/ nor this repo's mypy
 # configuration is in sight: the programs see tcpframe as a user's do.
-(cd "$work" && "$wheel_venv/bin/mypy" --strict "$repo"/tests/typecheck/*.py)
+(cd "$work" && "$wheel_venv/bin/mypy" --strict readme/*.py "$repo"/tests/typecheck/*.py)
 for program in "$repo"/tests/typecheck/*.py; do
     (cd "$work" && quietly "$wheel_venv/bin/python" "$program")
     echo "ran $(basename "$program")"
