@@ -35,7 +35,6 @@ source scripts/pip_install.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/tcpframe-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
-step_start=$SECONDS
 step() {
     printf '=== check_package: %s (%d s so far)\n' "$*" "$((SECONDS - start))"
 }
