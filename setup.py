@@ -1,12 +1,18 @@
 """Build the tcpframe Cython kernels (``ext/*.pyx``) into ``tcpframe._compiled``.
 
-All Cython compiler directives live here, in one place.
+All Cython compiler directives and C build flags live here, in one place.
+The shipped extension modules carry no debug information: they are built
+with ``-g0`` and, on Linux, linked with ``-s``. ``setup.py build_ext
+--debug`` keeps the compiler's debug flags instead (scripts/asan.sh).
 """
 
+import os
+import sys
 from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 KERNELS = ["receive_buffer", "structs", "checksums", "frames"]
 
@@ -17,7 +23,24 @@ DIRECTIVES = {
     "cdivision": True,
     "initializedcheck": False,
     "embedsignature": True,
+    # The kernels' objects wrap raw memory and live inside one connection;
+    # pickling them means nothing, so Cython adds no pickle methods.
+    "auto_pickle": False,
 }
+
+NO_DEBUG_COMPILE_ARGS = ["-g0"]
+NO_DEBUG_LINK_ARGS = ["-s"] if sys.platform.startswith("linux") else []
+
+
+class build_kernels(build_ext):
+    """`build_ext` that builds without debug information unless ``--debug``."""
+
+    def build_extension(self, ext: Extension) -> None:
+        if not self.debug:
+            ext.extra_compile_args = [*ext.extra_compile_args, *NO_DEBUG_COMPILE_ARGS]
+            ext.extra_link_args = [*ext.extra_link_args, *NO_DEBUG_LINK_ARGS]
+        super().build_extension(ext)
+
 
 extensions = [
     Extension(
@@ -30,5 +53,10 @@ extensions = [
 ]
 
 # The .pxd files live in the package (src/tcpframe/_compiled/), where
-# Cython looks them up by the modules' dotted names.
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"]))
+# Cython looks them up by the modules' dotted names. The kernels compile
+# in parallel, one per core.
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"]),
+    cmdclass={"build_ext": build_kernels},
+    options={"build_ext": {"parallel": os.cpu_count() or 1}},
+)

@@ -20,14 +20,15 @@ from .scenarios import (
     COMMAND_TERMINATOR,
     COMMANDS,
     HOST,
-    RUN_TIMEOUT,
-    BenchmarkError,
     RECORD,
     RECORDS_PER_READ,
+    RUN_TIMEOUT,
+    BenchmarkError,
     Scenario,
     command_frame,
     reply_checksum_ok,
 )
+
 
 def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
     received = 0

@@ -232,7 +232,7 @@ def _git_commit() -> str | None:
 def write_results(path: Path, plan: Plan, samples: Samples, summaries: list[Summary]) -> None:
     """Write the run's settings, machine, medians and samples as JSON."""
     results: dict[str, typing.Any] = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git": _git_commit(),
         "machine": {
             "platform": platform.platform(),

@@ -128,7 +128,8 @@ async def cycles(count: int) -> bool:
     finally:
         await asyncio.wait_for(server.close(), 10)
     resource_warnings = [w for w in caught if issubclass(w.category, ResourceWarning)]
-    print(f"{count} connect/disconnect cycles in {elapsed:.1f} s ({count / elapsed:.0f}/s), endings: {', '.join(ENDINGS)}")
+    rate = count / elapsed
+    print(f"{count} connect/disconnect cycles in {elapsed:.1f} s ({rate:.0f}/s), endings: {', '.join(ENDINGS)}")
     print(f"  before: {before}")
     print(f"  after:  {after}")
     print(f"  ResourceWarnings: {len(resource_warnings)}; RSS {rss_before / MiB:.1f} -> {rss_after / MiB:.1f} MiB")
@@ -193,7 +194,10 @@ async def flood(seconds: float) -> bool:
     growth = peak - rss_before
     print(f"fast sender / slow reader for {seconds:g} s:")
     print(f"  sent {sender.sent / MiB:.0f} MiB, read and checked {offset / MiB:.0f} MiB")
-    print(f"  most bytes buffered by the reader: {most_buffered / MiB:.2f} MiB (high-water mark {DEFAULT_HIGH_WATER / MiB:.0f} MiB)")
+    print(
+        f"  most bytes buffered by the reader: {most_buffered / MiB:.2f} MiB "
+        f"(high-water mark {DEFAULT_HIGH_WATER / MiB:.0f} MiB)"
+    )
     print(f"  peak RSS growth: {growth / MiB:.1f} MiB")
     return ok and most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB and growth < 64 * MiB
 

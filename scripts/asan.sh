@@ -43,7 +43,7 @@ echo "=== building the kernels with AddressSanitizer in $work"
     cd "$work"
     CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g -O1" \
     LDFLAGS="-fsanitize=address" \
-        "$python" setup.py build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }
+        "$python" setup.py build_ext --inplace --debug >build.log 2>&1 || { cat build.log; exit 1; }
 )
 for so in "$work"/src/tcpframe/_compiled/*.so; do
     if ! nm -D "$so" | grep -q __asan_; then

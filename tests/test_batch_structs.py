@@ -151,9 +151,16 @@ async def test_read_records_returns_a_ctypes_array_for_a_structure_type() -> Non
 
 @pytest.mark.parametrize(
     ("record_type", "count", "error"),
-    [(SAMPLE_DTYPE, -1, ValueError), (object, 2, TypeError), (np.dtype([("a", "O")]), 1, TypeError), ("V0", 1, ValueError)],
+    [
+        (SAMPLE_DTYPE, -1, ValueError),
+        (object, 2, TypeError),
+        (np.dtype([("a", "O")]), 1, TypeError),
+        ("V0", 1, ValueError),
+    ],
 )
-async def test_read_records_rejects_bad_record_types_and_counts(record_type: typing.Any, count: int, error: type) -> None:
+async def test_read_records_rejects_bad_record_types_and_counts(
+    record_type: typing.Any, count: int, error: type
+) -> None:
     reader = fed_reader(bytes(100))
     with pytest.raises(error):
         await reader.read_records(record_type, count)
@@ -199,7 +206,7 @@ async def test_client_and_server_move_record_arrays(connect_pair: typing.Callabl
 
 
 async def test_client_write_records_rejects_a_non_contiguous_array(connect_pair: typing.Callable) -> None:
-    server, client = await connect_pair()
+    _server, client = await connect_pair()
     with pytest.raises(ValueError):
         await client.write_records(make_samples(4)[::2])
     assert client.connected
@@ -231,7 +238,9 @@ async def test_records_cut_short_when_the_peer_closes_close_the_client_and_call_
     await server.write(data[:50])
     await server.close_client()
     read = (
-        client.read_many_into(np.zeros(3, SAMPLE_DTYPE)) if method == "read_many_into" else client.read_records(Sample, 3)
+        client.read_many_into(np.zeros(3, SAMPLE_DTYPE))
+        if method == "read_many_into"
+        else client.read_records(Sample, 3)
     )
     with pytest.raises(asyncio.IncompleteReadError) as caught:
         await asyncio.wait_for(read, STD_TIMEOUT)

@@ -261,7 +261,7 @@ def test_non_contiguous_buffer_raises_value_error(name: str, kind: str) -> None:
 @pytest.mark.parametrize("name", CRC16S)
 @pytest.mark.parametrize("value", [-1, 0x10000])
 def test_crc16_value_out_of_range_raises_value_error(name: str, value: int) -> None:
-    with pytest.raises(ValueError, match="0..0xFFFF"):
+    with pytest.raises(ValueError, match=r"0\.\.0xFFFF"):
         getattr(checksums, name)(b"", value)
 
 
@@ -322,7 +322,7 @@ def test_format_hex2_accepts_numpy_integers() -> None:
 
 @pytest.mark.parametrize("checksum", [-1, 256, 0x1FF])
 def test_format_hex2_out_of_range_raises_value_error(checksum: int) -> None:
-    with pytest.raises(ValueError, match="0..255"):
+    with pytest.raises(ValueError, match=r"0\.\.255"):
         checksums.format_hex2(checksum)
 
 
@@ -367,12 +367,12 @@ MALFORMED_REPLIES = [
 
 @pytest.mark.parametrize("received", MALFORMED_REPLIES, ids=repr)
 def test_verify_hex2_malformed_reply_raises_value_error(received) -> None:
-    with pytest.raises(ValueError, match="two hex digits|ascii"):
+    with pytest.raises(ValueError, match=r"two hex digits|ascii"):
         checksums.verify_hex2(10, received)
 
 
 def test_verify_hex2_checksum_out_of_range_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="0..255"):
+    with pytest.raises(ValueError, match=r"0\.\.255"):
         checksums.verify_hex2(256, "00")
 
 

@@ -179,7 +179,7 @@ async def test_write_str_of_unencodable_text_raises_unicode_error(connect_pair: 
 
 
 async def test_write_json_of_unserializable_data_raises_type_error(connect_pair: typing.Callable) -> None:
-    server, client = await connect_pair()
+    _server, client = await connect_pair()
     with pytest.raises(TypeError):
         await client.write_json({"a": object()})
 
@@ -293,7 +293,7 @@ async def test_start_task_done_task_and_should_be_connected_follow_the_connectio
 
 
 async def test_client_start_twice_is_a_runtime_error(connect_pair: typing.Callable) -> None:
-    server, client = await connect_pair()
+    _server, client = await connect_pair()
     with pytest.raises(RuntimeError):
         await client.start()
     assert client.connected
@@ -353,7 +353,7 @@ async def test_client_is_an_async_context_manager(log: logging.Logger) -> None:
 
 async def test_close_and_basic_close_are_idempotent(connect_pair: typing.Callable, make_recorder: type) -> None:
     recorder = make_recorder()
-    server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
+    _server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
     await client.basic_close()
     await client.basic_close()
     await client.close()
@@ -370,7 +370,7 @@ async def test_connect_callback_is_called_on_connect_and_on_local_close(
     connect_pair: typing.Callable, make_recorder: type
 ) -> None:
     recorder = make_recorder()
-    server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
+    _server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
     assert recorder.states == [True]  # before start_task finished
     await client.close()
     assert recorder.states == [True, False]
@@ -399,7 +399,7 @@ async def test_connect_callback_exceptions_are_logged_and_not_raised(
 ) -> None:
     recorder = make_recorder(fail=True)
     with caplog.at_level(logging.ERROR):
-        server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
+        _server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
         assert client.connected
         await client.close()
     assert recorder.states == [True, False]
@@ -412,7 +412,7 @@ async def test_call_connect_callback_calls_only_when_the_state_changed(
     connect_pair: typing.Callable, make_recorder: type
 ) -> None:
     recorder = make_recorder()
-    server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
+    _server, client = await connect_pair(client_kwargs=dict(connect_callback=recorder.callback))
     await client.call_connect_callback()
     await client.call_connect_callback()
     assert recorder.states == [True]
@@ -505,7 +505,7 @@ async def test_every_read_and_write_on_a_closed_client_raises_not_connected(
     server, client = await connect_pair()
     await server.write(b"unread data\r\n")
     await client.close()
-    with pytest.raises(ConnectionError, match="^Not connected$"):
+    with pytest.raises(ConnectionError, match=r"^Not connected$"):
         await within_timeout(CLIENT_CALLS[method](client))
 
 
@@ -519,7 +519,7 @@ async def test_every_read_and_write_after_the_server_left_raises_not_connected(
     )
     await server.close_client()
     await within_timeout(until_eof(client))
-    with pytest.raises(ConnectionError, match="^Not connected$"):
+    with pytest.raises(ConnectionError, match=r"^Not connected$"):
         await within_timeout(CLIENT_CALLS[method](client))
     # Refusing reported the lost connection, once.
     assert recorder.states == [True, False]

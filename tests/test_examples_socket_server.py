@@ -3,6 +3,7 @@ end to end over loopback with a tcpframe Client."""
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import statistics
 import typing
@@ -101,7 +102,7 @@ async def test_constructor_rejects_invalid_simulation_mode() -> None:
     assert SocketServer.valid_simulation_modes == (0, 1)
     for simulation_mode in (-1, 2, "1"):
         with pytest.raises(ValueError, match="simulation_mode"):
-            SocketServer(name="ess", host=None, port=0, log=log, simulation_mode=simulation_mode)  # type: ignore
+            SocketServer(name="ess", host=None, port=0, log=log, simulation_mode=simulation_mode)  # type: ignore[arg-type]
 
 
 async def test_constructor_rejects_plain_function_connect_callback() -> None:
@@ -211,7 +212,7 @@ async def test_start_replies_ok_then_streams_telemetry_at_rate(server: SocketSer
     # num_ticks ticks take num_ticks intervals: not faster, not much slower.
     assert num_ticks * interval * 0.9 <= elapsed < num_ticks * interval + 1.0
     tick_times = [item["timestamp"] for item in telemetry[::num_sensors]]
-    spacing = statistics.median(b - a for a, b in zip(tick_times, tick_times[1:]))
+    spacing = statistics.median(b - a for a, b in itertools.pairwise(tick_times))
     assert spacing == pytest.approx(interval, abs=0.02)
     assert await run_command(client, "stop") == {"response": 0}
 

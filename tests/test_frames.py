@@ -28,7 +28,9 @@ GGA_BODY = b"GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
 GGA_SENTENCE = b"$" + GGA_BODY + b"*47\r\n"
 
 # The chiller command of the README: sum8 over ".0101WatchDog", lowercase.
-CHILLER = ChecksumFrame(checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True, uppercase=False)
+CHILLER = ChecksumFrame(
+    checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True, uppercase=False
+)
 
 MODBUS_BINARY = ChecksumFrame(
     checksum="crc16_modbus", encoding="binary", start=b"", separator=b"", terminator=b"\n", byteorder="little"
@@ -278,7 +280,10 @@ async def test_hex_checksums_are_accepted_in_either_case() -> None:
     [
         (CHILLER, b"0101WatchDog"),
         (MODBUS_BINARY, b"123456789"),
-        (ChecksumFrame(checksum="crc32", encoding="binary", start=b"\x02", separator=b"", terminator=b"\x03\x04"), b"a"),
+        (
+            ChecksumFrame(checksum="crc32", encoding="binary", start=b"\x02", separator=b"", terminator=b"\x03\x04"),
+            b"a",
+        ),
         (ChecksumFrame(checksum="crc16_ccitt", start=b"<", separator=b"|", terminator=b">"), b"hello"),
         (ChecksumFrame(checksum="crc16_xmodem", start=b"", separator=b"", terminator=b"\n"), b""),
     ],

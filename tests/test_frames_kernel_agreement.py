@@ -4,6 +4,7 @@ These tests import ``tcpframe._compiled`` and ``tcpframe._pure`` directly,
 so both implementations are checked in every run of the suite.
 """
 
+import itertools
 import typing
 
 import pytest
@@ -72,7 +73,9 @@ FEW_FRAMINGS = [
 ]
 # Streams mix real frames with their pieces and with markers, so that
 # complete, partial, bad and oversize frames all turn up often.
-TOKENS = [b"$", b"*", b"\r\n", b"\r", b"\n", b"\x03", b".", b"|", b"GP", b"4B", b"4b", b"zz", b"\x00", b"\xff\xff", b"\x05"]
+TOKENS = [
+    b"$", b"*", b"\r\n", b"\r", b"\n", b"\x03", b".", b"|", b"GP", b"4B", b"4b", b"zz", b"\x00", b"\xff\xff", b"\x05"
+]
 BODIES = [b"", b"GPGGA,1", b"ab", b"0101WatchDog"]
 some_prefixes = st.one_of(st.sampled_from(FEW_PREFIXES), length_prefixes)
 some_framings = st.one_of(st.sampled_from(FEW_FRAMINGS), framings)
@@ -95,7 +98,7 @@ def outcome(call: typing.Callable[[], object]) -> tuple:
     """Return what ``call`` returned, or what it raised, comparably."""
     try:
         return ("returned", call())
-    except Exception as e:  # noqa: BLE001 (every outcome is compared)
+    except Exception as e:  # every outcome is compared
         details = {name: getattr(e, name) for name in ("frame", "expected", "received", "consumed") if hasattr(e, name)}
         return ("raised", type(e).__name__, str(e), details)
 
@@ -125,7 +128,7 @@ def test_random_operation_sequences_agree(sequence: list[tuple]) -> None:
 
 def split(stream: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({cut % (len(stream) + 1) for cut in cuts} | {0, len(stream)})
-    return [stream[a:b] for a, b in zip(points, points[1:])]
+    return [stream[a:b] for a, b in itertools.pairwise(points)]
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)

@@ -29,7 +29,7 @@ import psutil
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
+from raw_peer import LOCALHOST, RawPeer, within_timeout
 from tcpframe.examples import EchoServer
 from tcpframe.reader import DEFAULT_HIGH_WATER
 from tcpframe.writer import FLUSH_SIZE

@@ -30,13 +30,13 @@ import pytest
 
 import tcpframe
 from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
+from tcpframe.examples import EchoServer, MockChiller
+from tcpframe.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
+from tcpframe.writer import FLUSH_SIZE
 
 # A write loop stops after writing this much: enough to fill any socket buffers
 # many times over, so a loop that never blocks fails its test instead of hanging it.
 MAX_WRITTEN = 64 * 2**20
-from tcpframe.examples import EchoServer, MockChiller
-from tcpframe.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
-from tcpframe.writer import FLUSH_SIZE
 
 MiB = 2**20
 

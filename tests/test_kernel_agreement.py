@@ -6,6 +6,7 @@ checked in every run of the suite.
 """
 
 import asyncio
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -104,7 +105,7 @@ def test_random_operation_sequences_agree(chunk_size: int, sequence: list[tuple]
 
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
     edges = [0, *sorted(set(cuts)), len(stream)]
-    return [stream[start:stop] for start, stop in zip(edges, edges[1:])]
+    return [stream[start:stop] for start, stop in itertools.pairwise(edges)]
 
 
 def chunkings(stream: bytes, data: st.DataObject) -> dict[str, list[bytes]]:

@@ -101,7 +101,8 @@ class HelpersSpec(tcpframe.BaseOneClientServerTestCase):
                 self.assertFalse(client.connected)
 
     async def test_the_server_callback_sees_the_client_drop_the_connection(self) -> None:
-        async with self.create_server(connect_callback=self.connect_callback, monitor_connection_interval=0.01) as server:
+        server_context = self.create_server(connect_callback=self.connect_callback, monitor_connection_interval=0.01)
+        async with server_context as server:
             async with self.create_client(server) as client:
                 await self.assert_next_connected(True)
                 await client.basic_close()

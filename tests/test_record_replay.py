@@ -477,7 +477,7 @@ async def test_check_reports_the_first_difference(command_reply: pathlib.Path) -
 
 
 async def test_check_reports_bytes_beyond_the_recording(command_reply: pathlib.Path) -> None:
-    with pytest.raises(tcpframe.ReplayMismatchError, match="at byte 12 .* nothing more, received b'extra'"):
+    with pytest.raises(tcpframe.ReplayMismatchError, match=r"at byte 12 .* nothing more, received b'extra'"):
         async with tcpframe.ReplayServer(command_reply, paced=True, check=True, speed=math.inf, log=log) as server:
             async with tcpframe.Client(host=HOST, port=server.port, log=log) as client:
                 await client.write(b"CMD1\r\nCMD2\r\n")

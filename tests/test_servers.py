@@ -386,11 +386,11 @@ async def test_every_read_and_write_without_a_client_raises_not_connected(
     make_server: typing.Callable, make_client: typing.Callable, method: str
 ) -> None:
     server = await make_server()
-    with pytest.raises(ConnectionError, match="^Not connected$"):
+    with pytest.raises(ConnectionError, match=r"^Not connected$"):
         await within_timeout(SERVER_CALLS[method](server))
     await make_client(server)
     await server.close_client()
-    with pytest.raises(ConnectionError, match="^Not connected$"):
+    with pytest.raises(ConnectionError, match=r"^Not connected$"):
         await within_timeout(SERVER_CALLS[method](server))
 
 
@@ -632,7 +632,8 @@ class TestOneClientServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
     server_class = tcpframe.OneClientServer
 
     async def test_server_listening_on_all_interfaces_serves_a_client(self) -> None:
-        async with self.create_server(host=None, family=socket.AF_INET, connect_callback=self.connect_callback) as server:
+        server_context = self.create_server(host=None, family=socket.AF_INET, connect_callback=self.connect_callback)
+        async with server_context as server:
             async with self.create_client(server) as client:
                 await self.assert_next_connected(True)
                 await client.write_json({"ok": True})

@@ -3,11 +3,79 @@
 Use it in place of lsst.ts.tcpip with ``import tcpframe as tcpip``.
 """
 
-from . import checksums
+__all__ = [
+    "ACCELERATED",
+    "DEFAULT_ENCODING",
+    "DEFAULT_LENGTH_PREFIX",
+    "DEFAULT_LOCALHOST",
+    "DEFAULT_MAX_HEARTBEAT_INTERVAL",
+    "DEFAULT_MONITOR_CONNECTION_INTERVAL",
+    "DEFAULT_TERMINATOR",
+    "HEARTBEAT",
+    "KEEPALIVE_INTERVAL",
+    "KEEPALIVE_PROBES",
+    "KEEPALIVE_TIME",
+    "LOCALHOST_IPV4",
+    "LOCALHOST_IPV6",
+    "LOCAL_HOST",
+    "NMEA",
+    "TERMINATOR",
+    "BaseClientOrServer",
+    "BaseOneClientServerTestCase",
+    "ChecksumFrame",
+    "ChecksumMismatchError",
+    "Client",
+    "ConnectCallbackType",
+    "Direction",
+    "FrameError",
+    "FrameProtocol",
+    "FrameReader",
+    "FrameWriter",
+    "LengthPrefix",
+    "OneClientReadLoopServer",
+    "OneClientServer",
+    "Recorder",
+    "RecordingError",
+    "RecordingReader",
+    "RecordingWriter",
+    "ReplayMismatchError",
+    "ReplayServer",
+    "TestOneClientReadLoopServer",
+    "__version__",
+    "base_one_client_server_test_case",
+    "checksums",
+    "close_stream_writer",
+    "open_connection",
+    "read_into",
+    "set_socket_options",
+    "start_server",
+    "testone_client_read_loop_server",
+    "write_from",
+]
+
+# The one definition of the version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
+
+# lsst.ts.tcpip's module names for the test helpers, and the checksums.
+from . import base_one_client_server_test_case, checksums, testone_client_read_loop_server
 from ._kernels import ACCELERATED
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
 from .client import Client
-from .constants import *  # noqa: F403 (the lsst.ts.tcpip constants)
+from .constants import (
+    DEFAULT_ENCODING,
+    DEFAULT_LOCALHOST,
+    DEFAULT_MAX_HEARTBEAT_INTERVAL,
+    DEFAULT_MONITOR_CONNECTION_INTERVAL,
+    DEFAULT_TERMINATOR,
+    HEARTBEAT,
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_PROBES,
+    KEEPALIVE_TIME,
+    LOCAL_HOST,
+    LOCALHOST_IPV4,
+    LOCALHOST_IPV6,
+    TERMINATOR,
+)
 from .errors import ChecksumMismatchError, FrameError
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .one_client_read_loop_server import OneClientReadLoopServer
@@ -18,6 +86,5 @@ from .recorder import Recorder
 from .recording import Direction, RecordingError, RecordingReader, RecordingWriter
 from .replay_server import ReplayMismatchError, ReplayServer
 from .testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
-from . import base_one_client_server_test_case, testone_client_read_loop_server  # lsst.ts.tcpip's module names
 from .utils import close_stream_writer, read_into, set_socket_options, write_from
 from .writer import FrameWriter

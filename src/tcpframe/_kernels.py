@@ -9,10 +9,16 @@ anything other than empty or ``0``.
 __all__ = ["ACCELERATED", "checksums", "frames", "receive_buffer", "structs"]
 
 import os
+import typing
 
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
-if FORCE_PURE_PYTHON:
+ACCELERATED: bool
+if typing.TYPE_CHECKING:
+    # Type checkers see the compiled modules' stubs; the twins have the
+    # same API.
+    from ._compiled import checksums, frames, receive_buffer, structs
+elif FORCE_PURE_PYTHON:
     from ._pure import checksums, frames, receive_buffer, structs
 
     ACCELERATED = False

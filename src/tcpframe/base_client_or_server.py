@@ -98,10 +98,10 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         self._last_connected = False
         self._reader: FrameReader | None = None
         self._writer: FrameWriter | None = None
-        self._monitor_connection_task: asyncio.Future = make_done_future()
-        self.done_task: asyncio.Future = asyncio.Future()
+        self._monitor_connection_task: asyncio.Future[typing.Any] = make_done_future()
+        self.done_task: asyncio.Future[typing.Any] = asyncio.Future()
         if do_start:
-            self.start_task: asyncio.Future = asyncio.ensure_future(self.start(**kwargs))
+            self.start_task: asyncio.Future[typing.Any] = asyncio.ensure_future(self.start(**kwargs))
         else:
             self.start_task = asyncio.Future()
 
@@ -200,7 +200,7 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             await asyncio.sleep(self.monitor_connection_interval)
         await self.close_connection()
 
-    async def __aenter__(self) -> BaseClientOrServer:
+    async def __aenter__(self) -> typing.Self:
         await self.start_task
         return self
 
@@ -449,8 +449,10 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
 # json.loads checks its argument's type, skips leading whitespace and
 # checks for trailing data around one call of the decoder's C scanner.
 # decode_json calls the scanner directly and falls back to json.loads
-# only when the text is not one bare JSON value.
-_scan_json_value = json.JSONDecoder().scan_once
+# only when the text is not one bare JSON value. (JSONDecoder sets
+# scan_once in __init__; the stubs do not declare it.)
+_ScanJson = Callable[[str, int], tuple[typing.Any, int]]
+_scan_json_value: _ScanJson = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def decode_json(text: str) -> typing.Any:
@@ -473,14 +475,14 @@ def decode_json(text: str) -> typing.Any:
         raise json.JSONDecodeError(f"Could not parse {text!r} as JSON: {e.msg}", e.doc, e.pos) from None
 
 
-def make_done_future() -> asyncio.Future:
+def make_done_future() -> asyncio.Future[typing.Any]:
     """Return a future that is already done (cancelled)."""
-    future: asyncio.Future = asyncio.Future()
+    future: asyncio.Future[typing.Any] = asyncio.Future()
     future.cancel()
     return future
 
 
-async def cancel_and_wait(*tasks: asyncio.Future) -> None:
+async def cancel_and_wait(*tasks: asyncio.Future[typing.Any]) -> None:
     """Cancel ``tasks``, except the one running this, and wait until they
     are done, so that none outlives the close that stopped it.
 

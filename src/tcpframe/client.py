@@ -10,8 +10,7 @@ import typing
 
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR, HEARTBEAT
-from .protocol import FrameProtocol
-from .reader import DEFAULT_LIMIT
+from .protocol import open_connection
 from .utils import close_stream_writer, set_socket_options
 
 
@@ -79,7 +78,7 @@ class Client(BaseClientOrServer):
         self.run_heartbeat_send_task = run_heartbeat_send_task
         self.heartbeat_send_sleep = heartbeat_send_sleep
         self._start_called = False
-        self.heartbeat_send_task: asyncio.Future = make_done_future()
+        self.heartbeat_send_task: asyncio.Future[typing.Any] = make_done_future()
         already_closed = host == ""
         super().__init__(
             log=log,
@@ -111,13 +110,7 @@ class Client(BaseClientOrServer):
         if self._start_called:
             raise RuntimeError("Start already called")
         self._start_called = True
-        limit = kwargs.pop("limit", DEFAULT_LIMIT)
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(
-            lambda: FrameProtocol(limit), host=self.host, port=self.port, **kwargs
-        )
-        self._reader = protocol.reader
-        self._writer = protocol.writer
+        self._reader, self._writer = await open_connection(self.host, self.port, **kwargs)
         set_socket_options(self._writer)
         self.should_be_connected = True
         self.log.info("%s connected to %s:%s", self.name, self.host, self.port)

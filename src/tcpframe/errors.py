@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __all__ = ["ChecksumMismatchError", "FrameError"]
 
+import typing
+
 
 class FrameError(ValueError):
     """A frame that does not follow its framing.
@@ -33,7 +35,7 @@ class FrameError(ValueError):
         super().__init__(message)
         self.frame = frame
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[typing.Any, ...]:
         return type(self), (self.args[0], self.frame)
 
 
@@ -69,5 +71,5 @@ class ChecksumMismatchError(FrameError):
         self.expected = expected
         self.received = received
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[typing.Any, ...]:
         return type(self), (self.checksum, self.expected, self.received, self.frame)

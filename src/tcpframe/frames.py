@@ -20,6 +20,7 @@ __all__ = [
 
 import dataclasses
 import sys
+import typing
 
 from . import checksums
 from .errors import FrameError
@@ -38,7 +39,9 @@ CHECKSUM_SIZES = {
     "crc32": 4,
 }
 
-_BYTEORDERS = ("big", "little")
+# Byte orders of a length prefix or a binary checksum, as for `int.to_bytes`.
+ByteOrder = typing.Literal["big", "little"]
+_BYTEORDERS = typing.get_args(ByteOrder)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ class LengthPrefix:
     """
 
     size: int = 4
-    byteorder: str = "big"
+    byteorder: ByteOrder = "big"
     includes_prefix: bool = False
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
 
@@ -162,7 +165,7 @@ class ChecksumFrame:
     separator: bytes = b"*"
     terminator: bytes = b"\r\n"
     covers_start: bool = False
-    byteorder: str = "big"
+    byteorder: ByteOrder = "big"
     uppercase: bool = True
 
     def __post_init__(self) -> None:

@@ -90,8 +90,8 @@ class OneClientReadLoopServer(OneClientServer):
         self.run_heartbeat_monitor_task = run_heartbeat_monitor_task
         self.max_heartbeat_interval = max_heartbeat_interval
         self._user_connect_callback = connect_callback
-        self.read_loop_task: asyncio.Future = make_done_future()
-        self.monitor_heartbeats_task: asyncio.Future = make_done_future()
+        self.read_loop_task: asyncio.Future[typing.Any] = make_done_future()
+        self.monitor_heartbeats_task: asyncio.Future[typing.Any] = make_done_future()
         self.heartbeat_received_tai: float | None = None
         self.monitor_heartbeats_task_start: float | None = None
         self._heartbeat_received = asyncio.Event()

@@ -12,8 +12,8 @@ from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, canc
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .protocol import FrameProtocol
 from .reader import DEFAULT_LIMIT
-from .writer import FrameWriter
 from .utils import close_stream_writer, set_socket_options
+from .writer import FrameWriter
 
 # How long a turned-away client may go on sending after the server has
 # half-closed its connection, before the server closes it anyway (s).
@@ -74,10 +74,10 @@ class OneClientServer(BaseClientOrServer):
     ) -> None:
         self.host = host
         self.port = port
-        self.connected_task: asyncio.Future = asyncio.Future()
+        self.connected_task: asyncio.Future[None] = asyncio.Future()
         self._server: asyncio.Server | None = None
         self._client_lock = asyncio.Lock()
-        self._client_tasks: set[asyncio.Task] = set()
+        self._client_tasks: set[asyncio.Task[None]] = set()
         self._turned_away: set[FrameWriter] = set()
         # Set by close(); from then on arriving clients are turned away and
         # a start() still in progress stops listening again.
@@ -149,9 +149,10 @@ class OneClientServer(BaseClientOrServer):
         if self._writer is not None and not self._writer.is_closing():
             # The previous client is gone but not yet closed here.
             await self.basic_close_client()
+        assert protocol.writer is not None  # set by connection_made
         self._reader = protocol.reader
         self._writer = protocol.writer
-        set_socket_options(self._writer)
+        set_socket_options(protocol.writer)
         self.should_be_connected = True
         if not self.connected_task.done():
             self.connected_task.set_result(None)

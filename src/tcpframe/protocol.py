@@ -45,7 +45,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._closed = self._loop.create_future()
         self._connection_lost = False
         self.writing_paused = False
-        self._drain_waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
@@ -165,7 +165,9 @@ async def open_connection(
     reader, writer : `FrameReader`, `FrameWriter`
     """
     loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_connection(lambda: FrameProtocol(limit), host, port, **kwargs)
+    # asyncio takes host and port None (with sock=), which its stubs do not say.
+    address: dict[str, typing.Any] = {"host": host, "port": port}
+    _, protocol = await loop.create_connection(lambda: FrameProtocol(limit), **address, **kwargs)
     assert protocol.writer is not None
     return protocol.reader, protocol.writer
 
@@ -193,9 +195,10 @@ async def start_server(
         Passed to `asyncio.loop.create_server`.
     """
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Task[typing.Any]] = set()
 
     def connection_made(protocol: FrameProtocol) -> None:
+        assert protocol.writer is not None
         result = client_connected_cb(protocol.reader, protocol.writer)
         if asyncio.iscoroutine(result):
             task = loop.create_task(result)

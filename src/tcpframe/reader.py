@@ -59,7 +59,7 @@ class FrameReader:
         self._buffer = receive_buffer.ReceiveBuffer()
         self._eof = False
         self._exception: BaseException | None = None
-        self._waiter: asyncio.Future | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._wanted_nbytes = 0
         self._wanted_separator: bytes | None = None
         self._protocol: FrameProtocol | None = None

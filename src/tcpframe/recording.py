@@ -485,7 +485,7 @@ class RecordingReader:
 
     def __init__(self, path: PathType) -> None:
         self.path = os.fspath(path)
-        self._file: io.BufferedReader = open(self.path, "rb")  # noqa: SIM115
+        self._file: io.BufferedReader = open(self.path, "rb")  # closed by close()
         self._buffer = receive_buffer.ReceiveBuffer(READ_BLOCK_SIZE)
         # Offset in the file of the first byte in the buffer.
         self._offset = 0

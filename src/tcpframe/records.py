@@ -44,7 +44,7 @@ def records_view(records: typing.Any, count: int | None = None) -> memoryview:
     with receive_buffer.writable_view(records) as view:
         if view.ndim == 0:
             raise TypeError(f"records must be an array of records, not a single {type(records).__name__}")
-        length = view.shape[0]
+        length = len(view)  # the first dimension
         if count is None:
             count = length
         elif not 0 <= count <= length:
@@ -53,7 +53,7 @@ def records_view(records: typing.Any, count: int | None = None) -> memoryview:
         return view.cast("B")[: count * record_size]
 
 
-def new_records(record_type: typing.Any, count: int) -> np.ndarray | ctypes.Array:
+def new_records(record_type: typing.Any, count: int) -> np.ndarray | ctypes.Array[typing.Any]:
     """Return a new array to read ``count`` records into.
 
     Parameters

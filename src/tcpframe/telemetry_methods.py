@@ -6,11 +6,18 @@ from __future__ import annotations
 __all__ = ["TelemetryMethods"]
 
 import typing
+from collections.abc import Awaitable, Callable
 
 from ._kernels import frames
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .iteration import ReadIterator, struct_reader
 from .records import new_records, records_view
+
+if typing.TYPE_CHECKING:
+    from .reader import FrameReader
+    from .writer import FrameWriter
+
+T = typing.TypeVar("T")
 
 
 class TelemetryMethods:
@@ -20,6 +27,23 @@ class TelemetryMethods:
     ``_read_checked``, ``_write_checked``, `read_into`, `read_str` and
     `read_json`.
     """
+
+    if typing.TYPE_CHECKING:
+        # What BaseClientOrServer provides (type checkers check that its
+        # definitions match these).
+        _reader: FrameReader | None
+
+        async def _read_checked(
+            self, read: Callable[[FrameReader], Awaitable[T]], close_at_eof: bool = False
+        ) -> T: ...
+
+        async def _write_checked(self, write: Callable[[FrameWriter], None]) -> None: ...
+
+        async def read_into(self, struct: typing.Any) -> None: ...
+
+        async def read_str(self) -> str: ...
+
+        async def read_json(self) -> typing.Any: ...
 
     async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
         """Fill the first ``count`` records of an array (all if None): all

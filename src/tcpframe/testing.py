@@ -17,6 +17,16 @@ from .constants import DEFAULT_LOCALHOST, HEARTBEAT
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 
+if typing.TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    # The server type of a test case: Any unless a subclass names one
+    # (BaseOneClientServerTestCase[MyServer]), so that lsst.ts.tcpip-style
+    # test cases type-check as they are.
+    ServerT = TypeVar("ServerT", bound=OneClientServer, default=typing.Any)
+else:
+    ServerT = typing.TypeVar("ServerT", bound=OneClientServer)
+
 # How long test helpers wait for a connection or a callback (s), as in
 # lsst.ts.tcpip.
 STD_TIMEOUT = 2
@@ -83,7 +93,7 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
         return await asyncio.wait_for(self.data_queue.get(), timeout=timeout)
 
 
-class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
+class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase, typing.Generic[ServerT]):
     """Base class for unit tests of `OneClientServer` subclasses.
 
     Set the class attribute `server_class`; use `create_server` and
@@ -91,6 +101,9 @@ class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
     with `assert_next_connected`, pass
     ``connect_callback=self.connect_callback`` to `create_server` or to
     `create_client` (preferably not both: each queues its own entries).
+
+    For type checkers, ``BaseOneClientServerTestCase[MyServer]`` makes
+    `create_server` give a ``MyServer``; unsubscripted, it gives `typing.Any`.
 
     Attributes
     ----------
@@ -104,7 +117,7 @@ class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
         `create_server` makes a fresh one.
     """
 
-    server_class: type[OneClientServer] | None = None
+    server_class: type[ServerT] | None = None
 
     def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
         """Make `log` and clear `connect_queue`, then run the test.
@@ -160,7 +173,7 @@ class BaseOneClientServerTestCase(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(next_connected, connected)
 
     @contextlib.asynccontextmanager
-    async def create_server(self, **kwargs: typing.Any) -> AsyncGenerator[OneClientServer, None]:
+    async def create_server(self, **kwargs: typing.Any) -> AsyncGenerator[ServerT, None]:
         """Start a `server_class` on a free port; close it on exit.
 
         Makes a fresh `connect_queue`. The server gets ``port=0``, `log`

@@ -23,7 +23,6 @@ from .constants import KEEPALIVE_INTERVAL, KEEPALIVE_PROBES, KEEPALIVE_TIME
 from .reader import FrameReader
 from .writer import FrameWriter
 
-
 # TAI - UTC (s): 37 since the leap second at the end of 2016; IERS has
 # announced none since.
 TAI_MINUS_UTC = 37.0

@@ -87,7 +87,7 @@ class FrameWriter:
             )
         if self._eof_written:
             raise RuntimeError("Cannot call write() after write_eof()")
-        if self._flush_handle is None and not self._sent_recently or len(data) >= FLUSH_SIZE:
+        if (self._flush_handle is None and not self._sent_recently) or len(data) >= FLUSH_SIZE:
             self.flush()
             self._sent_recently = True
             self._transport.write(data)

@@ -1,5 +1,7 @@
 """Compiled receive buffer; same API as ``tcpframe._pure.receive_buffer``."""
 
+from typing import final
+
 from typing_extensions import Buffer
 
 __all__ = ["ReceiveBuffer"]
@@ -12,6 +14,7 @@ def check_separator(separator: object) -> bytes:
 def writable_view(target: object) -> memoryview:
     """Return a memoryview of ``target`` after checking it can be filled."""
 
+@final
 class ReceiveBuffer:
     """Bytes received from a transport and not yet read."""
 

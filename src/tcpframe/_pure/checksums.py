@@ -5,6 +5,8 @@ work is left to C-level built-ins wherever one fits: `sum` over bytes,
 `int.from_bytes`, `binascii.crc_hqx` and `zlib.crc32`.
 """
 
+from __future__ import annotations
+
 __all__ = [
     "crc16_ccitt",
     "crc16_modbus",
@@ -19,9 +21,13 @@ __all__ = [
 import binascii
 import functools
 import sys
+import typing
 import zlib
 from array import array
 from operator import index
+
+if typing.TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 _BYTES_LIKE = "a bytes-like object"
 _BYTES_LIKE_OR_ASCII = "a bytes-like object or ASCII str"
@@ -58,7 +64,7 @@ def _modbus_word_table() -> list[int]:
     return [after_two_zero_bytes(crc) for crc in range(0x10000)]
 
 
-def _byte_view(data: object, function: str, accepted: str) -> memoryview:
+def _byte_view(data: Buffer, function: str, accepted: str) -> memoryview:
     """Return the bytes of ``data``, a C-contiguous buffer, as a flat view."""
     try:
         view = memoryview(data)
@@ -77,12 +83,12 @@ def _byte_view(data: object, function: str, accepted: str) -> memoryview:
     return view.cast("B")
 
 
-def _ascii_bytes(data: object) -> object:
+def _ascii_bytes(data: Buffer | str) -> Buffer:
     """Return ``data`` encoded as ASCII if it is a `str`, else unchanged."""
     return data.encode("ascii") if isinstance(data, str) else data
 
 
-def _crc16_start(value: object) -> int:
+def _crc16_start(value: typing.SupportsIndex) -> int:
     """Return the running-CRC ``value`` checked to fit 16 bits."""
     value = index(value)
     if not 0 <= value <= 0xFFFF:
@@ -90,7 +96,7 @@ def _crc16_start(value: object) -> int:
     return value
 
 
-def _byte_checksum(checksum: object) -> int:
+def _byte_checksum(checksum: typing.SupportsIndex) -> int:
     """Return ``checksum`` as an int checked to be in 0..255."""
     checksum = index(checksum)
     if not 0 <= checksum <= 255:
@@ -98,7 +104,7 @@ def _byte_checksum(checksum: object) -> int:
     return checksum
 
 
-def sum8(data) -> int:
+def sum8(data: Buffer | str) -> int:
     """Return the 8-bit sum of the bytes of ``data``, carries discarded.
 
     Parameters
@@ -126,7 +132,7 @@ def sum8(data) -> int:
     return sum(view.tobytes()) & 0xFF
 
 
-def xor8(data) -> int:
+def xor8(data: Buffer | str) -> int:
     """Return the XOR of the bytes of ``data``, as in NMEA 0183 sentences.
 
     Parameters
@@ -161,7 +167,7 @@ def xor8(data) -> int:
     return folded
 
 
-def crc16_modbus(data, value=0xFFFF) -> int:
+def crc16_modbus(data: Buffer, value: int = 0xFFFF) -> int:
     """Return the CRC-16/MODBUS of ``data``.
 
     Polynomial 0x8005, reflected, initial value 0xFFFF, no final XOR; the
@@ -205,7 +211,7 @@ def crc16_modbus(data, value=0xFFFF) -> int:
     return crc
 
 
-def crc16_ccitt(data, value=0xFFFF) -> int:
+def crc16_ccitt(data: Buffer, value: int = 0xFFFF) -> int:
     """Return the CRC-16/CCITT-FALSE of ``data``.
 
     Polynomial 0x1021, not reflected, initial value 0xFFFF, no final XOR;
@@ -237,7 +243,7 @@ def crc16_ccitt(data, value=0xFFFF) -> int:
     return binascii.crc_hqx(_byte_view(data, "crc16_ccitt", _BYTES_LIKE), crc)
 
 
-def crc16_xmodem(data, value=0) -> int:
+def crc16_xmodem(data: Buffer, value: int = 0) -> int:
     """Return the CRC-16/XMODEM of ``data``.
 
     Polynomial 0x1021, not reflected, initial value 0, no final XOR; the
@@ -269,7 +275,7 @@ def crc16_xmodem(data, value=0) -> int:
     return binascii.crc_hqx(_byte_view(data, "crc16_xmodem", _BYTES_LIKE), crc)
 
 
-def crc32(data, value=0) -> int:
+def crc32(data: Buffer, value: int = 0) -> int:
     """Return the CRC-32 of ``data``, the same value as `zlib.crc32`.
 
     Polynomial 0x04C11DB7, reflected, initial value and final XOR
@@ -302,7 +308,7 @@ def crc32(data, value=0) -> int:
     return zlib.crc32(_byte_view(data, "crc32", _BYTES_LIKE), value)
 
 
-def format_hex2(checksum, uppercase=False) -> str:
+def format_hex2(checksum: int, uppercase: bool = False) -> str:
     """Return an 8-bit checksum as exactly two hex digits, e.g. ``"05"``.
 
     Parameters
@@ -328,7 +334,7 @@ def format_hex2(checksum, uppercase=False) -> str:
     return _HEX2_UPPER[checksum] if uppercase else _HEX2_LOWER[checksum]
 
 
-def verify_hex2(checksum, received) -> bool:
+def verify_hex2(checksum: int, received: str | Buffer) -> bool:
     """Return whether ``received`` spells ``checksum`` in two hex digits.
 
     Digits are accepted in either case: ``"0a"`` and ``"0A"`` both match 10.

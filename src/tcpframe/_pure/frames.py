@@ -6,13 +6,19 @@ It works on the twin `ReceiveBuffer` through its public methods.
 __all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 import typing
+from collections.abc import Callable
 
 from ..errors import ChecksumMismatchError, FrameError
 from . import checksums
 from .receive_buffer import ReceiveBuffer
 
+if typing.TYPE_CHECKING:  # tcpframe.frames imports the kernels
+    from typing_extensions import Buffer
+
+    from ..frames import ChecksumFrame, LengthPrefix
+
 # Checksum function and size in bytes, by name.
-_CHECKSUMS = {
+_CHECKSUMS: "dict[str, tuple[Callable[[Buffer], int], int]]" = {
     "sum8": (checksums.sum8, 1),
     "xor8": (checksums.xor8, 1),
     "crc16_modbus": (checksums.crc16_modbus, 2),
@@ -24,7 +30,7 @@ _CHECKSUMS = {
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 
 
-def _payload_size(buffer: ReceiveBuffer, prefix: typing.Any) -> int:
+def _payload_size(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int:
     """Return the payload size the buffered prefix declares, -1 if the
     prefix is not all buffered."""
     size = prefix.size
@@ -45,7 +51,7 @@ def _payload_size(buffer: ReceiveBuffer, prefix: typing.Any) -> int:
     return length
 
 
-def take_length_prefixed(buffer: ReceiveBuffer, prefix: typing.Any) -> bytes | None:
+def take_length_prefixed(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> bytes | None:
     """Consume the next length-prefixed frame and return its payload.
 
     Parameters
@@ -75,7 +81,7 @@ def take_length_prefixed(buffer: ReceiveBuffer, prefix: typing.Any) -> bytes | N
     return buffer.take_exactly(payload_size)
 
 
-def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: typing.Any) -> int:
+def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int:
     """Return how many bytes the next length-prefixed frame needs buffered.
 
     That is the prefix size while the prefix is incomplete, then prefix
@@ -90,7 +96,7 @@ def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: typing.Any) -> int:
     return prefix.size if payload_size < 0 else prefix.size + payload_size
 
 
-def take_checksummed(buffer: ReceiveBuffer, framing: typing.Any, limit: int) -> bytes | None:
+def take_checksummed(buffer: ReceiveBuffer, framing: "ChecksumFrame", limit: int) -> bytes | None:
     """Consume the next checksummed frame, verify it and return its body.
 
     Parameters

@@ -6,6 +6,7 @@ import asyncio
 import codecs
 import ctypes
 import sys
+import typing
 
 DEFAULT_CHUNK_SIZE = 65536
 
@@ -27,7 +28,7 @@ def check_separator(separator: object) -> bytes:
     return checked
 
 
-def writable_view(target: object) -> memoryview:
+def writable_view(target: typing.Any) -> memoryview:
     """Return a memoryview of ``target`` after checking it can be filled.
 
     Raises
@@ -82,7 +83,7 @@ class ReceiveBuffer:
         self._line_encoding: object = object()
         # For the ctypes objects copy_into filled lately, by id: the object
         # and a char array over it.
-        self._target_arrays: dict[int, tuple[object, ctypes.Array | None]] = {}
+        self._target_arrays: dict[int, tuple[typing.Any, ctypes.Array[ctypes.c_char] | None]] = {}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -112,7 +113,7 @@ class ReceiveBuffer:
             self._data += scratch[:nbytes]
         self._offered = 0
 
-    def feed(self, data: object) -> None:
+    def feed(self, data: typing.Any) -> None:
         """Append a copy of the bytes-like ``data``."""
         if isinstance(data, str):
             raise TypeError("data must be bytes-like, not str")
@@ -207,6 +208,7 @@ class ReceiveBuffer:
         index = self._locate_separator(separator, limit)
         if index < 0:
             return None
+        assert self._scan_separator is not None  # set by _locate_separator
         return self._consume(index + len(self._scan_separator))
 
     def take_line(self, separator: bytes, limit: int, encoding: str) -> str | None:
@@ -243,13 +245,14 @@ class ReceiveBuffer:
         index = self._locate_separator(separator, limit)
         if index < 0:
             return None
+        assert self._scan_separator is not None  # set by _locate_separator
         data = self._data
         line = data[:index]
         del data[: index + len(self._scan_separator)]
         self._scan_from = 0
         return line.decode(encoding)
 
-    def copy_into(self, target: object) -> bool:
+    def copy_into(self, target: typing.Any) -> bool:
         """Fill the writable buffer ``target`` from the front, all or nothing.
 
         Parameters
@@ -271,17 +274,18 @@ class ReceiveBuffer:
             If ``target`` is not C-contiguous.
         """
         target_bytes = self._byte_array_over(target)
-        nbytes = len(target_bytes) if target_bytes is not None else 0
+        if target_bytes is None:  # an empty target is always filled
+            return True
+        nbytes = len(target_bytes)
         data = self._data
         if len(data) < nbytes:
             return False
-        if nbytes:
-            target_bytes.raw = data[:nbytes]
-            del data[:nbytes]
-            self._scan_from = self._scan_from - nbytes if self._scan_from > nbytes else 0
+        target_bytes.raw = data[:nbytes]  # type: ignore[assignment]  # raw takes any bytes-like object
+        del data[:nbytes]
+        self._scan_from = self._scan_from - nbytes if self._scan_from > nbytes else 0
         return True
 
-    def _byte_array_over(self, target: object) -> ctypes.Array | None:
+    def _byte_array_over(self, target: typing.Any) -> ctypes.Array[ctypes.c_char] | None:
         """Return a ctypes char array over ``target``'s memory (None if it
         is empty), remembering it when ``target`` is a ctypes object.
 

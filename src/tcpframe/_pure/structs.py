@@ -2,11 +2,15 @@
 
 __all__ = ["append_structs", "decode_records", "join_structs", "writable_nbytes"]
 
+import typing
 from collections.abc import Iterable
 
 import numpy as np
 
 from .receive_buffer import writable_view
+
+if typing.TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 
 def writable_nbytes(target: object) -> int:
@@ -60,7 +64,7 @@ def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
     dest += b"".join(views)
 
 
-def decode_records(data: object, dtype: object, count: int = -1) -> np.ndarray:
+def decode_records(data: object, dtype: "DTypeLike", count: int = -1) -> np.ndarray:
     """Decode fixed-size records from ``data`` into a new numpy array.
 
     Parameters
@@ -102,7 +106,7 @@ def decode_records(data: object, dtype: object, count: int = -1) -> np.ndarray:
     return records
 
 
-def _readable_view(source: object) -> memoryview:
+def _readable_view(source: typing.Any) -> memoryview:
     if isinstance(source, str):
         raise TypeError("expected a bytes-like object, not str")
     try:

@@ -94,10 +94,11 @@ class ChillerClient(Client):
     ----------
     device_id : `str`
         Device ID of the chiller, typically ``"01"``.
-    host : `str`
-        Address of the chiller.
-    port : `int`
-        TCP port of the chiller.
+    host : `str` or None
+        Address of the chiller (as for `~tcpframe.Client`).
+    port : `int` or None
+        TCP port of the chiller (as for `~tcpframe.Client`, e.g. the
+        ``port`` of a `MockChiller`).
     log : `logging.Logger`
         Logger.
     **kwargs
@@ -114,7 +115,9 @@ class ChillerClient(Client):
         If ``device_id`` is not a non-empty ASCII `str`.
     """
 
-    def __init__(self, device_id: str, host: str, port: int, log: logging.Logger, **kwargs: typing.Any) -> None:
+    def __init__(
+        self, device_id: str, host: str | None, port: int | None, log: logging.Logger, **kwargs: typing.Any
+    ) -> None:
         if not isinstance(device_id, str) or not device_id or not device_id.isascii():
             raise ValueError(f"device_id={device_id!r} must be a non-empty ASCII str")
         self.device_id = device_id

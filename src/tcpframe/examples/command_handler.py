@@ -96,7 +96,7 @@ class AbstractCommandHandler(abc.ABC):
         self.log = (log or logging.getLogger(__name__)).getChild(type(self).__name__)
         self.callback = callback
         self.simulation_mode = simulation_mode
-        self.telemetry_task: asyncio.Future = asyncio.Future()
+        self.telemetry_task: asyncio.Future[typing.Any] = asyncio.Future()
         self.telemetry_task.set_result(None)
         self.dispatch_dict: dict[str, CommandMethod] = self.make_dispatch_dict()
         for command, method in self.dispatch_dict.items():
@@ -184,7 +184,7 @@ class AbstractCommandHandler(abc.ABC):
         self.telemetry_task = asyncio.create_task(coro)
         self.telemetry_task.add_done_callback(self._log_telemetry_failure)
 
-    def _log_telemetry_failure(self, task: asyncio.Future) -> None:
+    def _log_telemetry_failure(self, task: asyncio.Future[typing.Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("Telemetry task failed", exc_info=task.exception())
 

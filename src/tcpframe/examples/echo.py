@@ -51,7 +51,7 @@ class EchoServer(OneClientServer):
         **kwargs: typing.Any,
     ) -> None:
         log = log if log is not None else logging.getLogger("tcpframe.examples.echo")
-        self.read_loop_task: asyncio.Future = make_done_future()
+        self.read_loop_task: asyncio.Future[typing.Any] = make_done_future()
         super().__init__(
             host=host,
             port=port,

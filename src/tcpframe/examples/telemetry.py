@@ -36,7 +36,7 @@ import logging
 import math
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 
 from ..base_client_or_server import BaseClientOrServer, make_done_future
 from ..client import Client
@@ -110,7 +110,7 @@ class TelemetryProducer(OneClientServer):
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate={rate!r} must be a positive number of samples per second")
         self.rate = rate
-        self.stream_task: asyncio.Future = make_done_future()
+        self.stream_task: asyncio.Future[typing.Any] = make_done_future()
         super().__init__(
             host=host,
             port=port,
@@ -232,8 +232,8 @@ def _report_line(
 
 
 async def consume_telemetry(
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     seconds: float,
     report: Callable[[str], typing.Any] = print,
     log: logging.Logger | None = None,
@@ -243,7 +243,8 @@ async def consume_telemetry(
     Parameters
     ----------
     host, port
-        Address of the producer.
+        Address of the producer (as for `~tcpframe.Client`, e.g. the
+        ``port`` of a `TelemetryProducer`).
     seconds : `float`
         How long to read; 0 to read until the producer closes.
     report : callable, optional
@@ -326,7 +327,7 @@ def main(args: list[str] | None = None) -> None:
         async with TelemetryProducer(rate=parsed.rate, port=parsed.port, host=parsed.host) as producer:
             await consume_telemetry(parsed.host, producer.port, parsed.seconds, report=print_flush)
 
-    runs = {
+    runs: dict[str, Callable[[], Coroutine[typing.Any, typing.Any, typing.Any]]] = {
         "both": run_both,
         "producer": run_producer,
         "consumer": lambda: consume_telemetry(parsed.host, parsed.port, parsed.seconds, report=print_flush),
