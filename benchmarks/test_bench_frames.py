@@ -33,10 +33,7 @@ import pytest
 
 import tcpframe
 from tcpframe import LengthPrefix
-from tcpframe._compiled import frames as compiled_frames
-from tcpframe._compiled import receive_buffer as compiled_receive_buffer
-from tcpframe._pure import frames as pure_frames
-from tcpframe._pure import receive_buffer as pure_receive_buffer
+from tcpframe import _kernels
 
 from . import blocking_client
 from .peer import running_peer
@@ -139,9 +136,10 @@ def test_async_for_over_buffered_length_prefixed_frames(benchmark) -> None:
     record_frames_per_s(benchmark, FRAME_COUNT)
 
 
+COMPILED = _kernels.load_compiled()  # these benchmarks compare it with the twins
 KERNELS = [
-    pytest.param((compiled_frames, compiled_receive_buffer), id="compiled"),
-    pytest.param((pure_frames, pure_receive_buffer), id="pure"),
+    pytest.param((COMPILED.frames, COMPILED.receive_buffer), id="compiled"),
+    pytest.param((_kernels.PURE.frames, _kernels.PURE.receive_buffer), id="pure"),
 ]
 
 

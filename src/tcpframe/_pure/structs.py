@@ -1,16 +1,11 @@
 """Pure-Python twin of the compiled struct copy kernels (``ext/structs.pyx``)."""
 
-__all__ = ["append_structs", "decode_records", "join_structs", "writable_nbytes"]
+__all__ = ["append_structs", "join_structs", "writable_nbytes"]
 
 import typing
 from collections.abc import Iterable
 
-import numpy as np
-
 from .receive_buffer import writable_view
-
-if typing.TYPE_CHECKING:
-    from numpy.typing import DTypeLike
 
 
 def writable_nbytes(target: object) -> int:
@@ -62,48 +57,6 @@ def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
     # leaves dest unchanged.
     views = [_readable_view(struct) for struct in structs]
     dest += b"".join(views)
-
-
-def decode_records(data: object, dtype: "DTypeLike", count: int = -1) -> np.ndarray:
-    """Decode fixed-size records from ``data`` into a new numpy array.
-
-    Parameters
-    ----------
-    data : C-contiguous buffer
-        Packed records.
-    dtype : `numpy.dtype` or anything `numpy.dtype` accepts
-        Record layout, typically a structured dtype.
-    count : `int`, optional
-        Number of records; -1 means as many as ``data`` holds.
-
-    Raises
-    ------
-    ValueError
-        If ``data`` holds fewer than ``count`` records, or (for
-        ``count=-1``) is not a whole number of records.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.itemsize == 0:
-        raise ValueError("dtype must have a nonzero itemsize")
-    if dtype.hasobject:
-        raise TypeError("dtype must not hold Python objects")
-    with _readable_view(data) as view:
-        nbytes = view.nbytes
-        if count < 0:
-            if nbytes % dtype.itemsize:
-                raise ValueError(
-                    f"{nbytes} bytes is not a whole number of {dtype.itemsize}-byte records"
-                )
-            count = nbytes // dtype.itemsize
-        if count * dtype.itemsize > nbytes:
-            raise ValueError(
-                f"{nbytes} bytes holds fewer than {count} {dtype.itemsize}-byte records"
-            )
-        records = np.empty(count, dtype=dtype)
-        records.view(np.uint8)[:] = np.frombuffer(
-            view, dtype=np.uint8, count=count * dtype.itemsize
-        )
-    return records
 
 
 def _readable_view(source: typing.Any) -> memoryview:
