@@ -187,7 +187,8 @@ def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):
         return None
     cdef Py_ssize_t frame_size = index + PyBytes_GET_SIZE(buffer.scan_separator)
     cdef const unsigned char* frame = <const unsigned char*>buffer.storage + buffer.start
-    function, checksum_size = CHECKSUMS[framing.checksum]
+    cdef str name = framing.checksum
+    function, checksum_size = CHECKSUMS[name]
     cdef bint hex_encoded = framing.encoding == "hex"
     cdef Py_ssize_t width = 2 * checksum_size if hex_encoded else checksum_size
     cdef bytes start = framing.start
@@ -222,10 +223,10 @@ def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):
         received = read_unsigned(frame + checksum_start, width, framing.byteorder == "big")
 
     cdef Py_ssize_t covered_start = 0 if framing.covers_start else start_size
-    expected = compute_checksum(function, framing.checksum, frame + covered_start, body_end - covered_start)
+    expected = compute_checksum(function, name, frame + covered_start, body_end - covered_start)
     if expected != received:
         bad = buffer.take_bytes(frame_size)
-        raise ChecksumMismatchError(framing.checksum, expected, received, bad)
+        raise ChecksumMismatchError(name, expected, received, bad)
     body = PyBytes_FromStringAndSize(<const char*>frame + start_size, body_end - start_size)
     buffer.consume(frame_size)
     return body
