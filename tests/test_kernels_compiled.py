@@ -390,6 +390,12 @@ def test_fuzz_structs(data: bytes) -> None:
     fuzz_kernels.struct_agreement(data)
 
 
+@FUZZ_SETTINGS
+@given(data=st.binary(max_size=3000))
+def test_fuzz_frames(data: bytes) -> None:
+    fuzz_kernels.frame_agreement(data)
+
+
 def test_fuzz_tool_runs_for_the_time_asked(capsys: pytest.CaptureFixture[str]) -> None:
     assert fuzz_kernels.main(["--seconds", "0.5", "--seed", "7"]) == 0
     output = capsys.readouterr().out

@@ -1,5 +1,8 @@
 """Fuzz the compiled kernels against their pure-Python twins.
 
+Four targets, one per kernel family: receive buffer operations, checksums,
+struct copies and frames.
+
 Each fuzz target takes one byte string, decodes it into operations on a
 compiled kernel and on its twin, and asserts that both give the same
 results and raise the same exceptions (and, for the receive buffer, that
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tcpframe import _kernels
+from tcpframe import NMEA, ChecksumFrame, FrameError, LengthPrefix, _kernels
 
 # Raises ImportError where the compiled kernels are not built: there is
 # nothing to compare the twins with.
@@ -276,10 +279,86 @@ def struct_agreement(data: bytes) -> None:
         assert appended[0][1] == b"head" + b"".join(pieces)
 
 
+PREFIXES = [
+    LengthPrefix(),
+    LengthPrefix(1, max_frame_size=10),
+    LengthPrefix(2, "little", includes_prefix=True, max_frame_size=300),
+    LengthPrefix(8, "little", max_frame_size=200),
+]
+FRAMINGS = [
+    NMEA,
+    ChecksumFrame(checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True, uppercase=False),
+    ChecksumFrame(checksum="crc16_modbus", encoding="binary", start=b"", separator=b"", terminator=b"\n"),
+    ChecksumFrame(checksum="crc16_xmodem", encoding="binary", byteorder="little", terminator=b"\r\n"),
+    ChecksumFrame(checksum="crc32", separator=b"|", terminator=b"\x03"),
+]
+
+
+def frame_outcome(call: Callable[[], object]) -> tuple:
+    """`outcome`, with the frame a `FrameError` carries."""
+    try:
+        return ("result", call())
+    except FrameError as error:
+        return (type(error).__name__, str(error), error.frame)
+    except asyncio.LimitOverrunError as error:
+        return ("LimitOverrunError", error.consumed)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
+def frame_agreement(data: bytes) -> None:
+    """Fuzz target: frame kernels, compiled vs twin, on streams of good,
+    cut, corrupt and oversize frames and garbage."""
+    program = Program(data)
+    chunk_size = program.integer(1, 64)
+    buffers = [COMPILED.receive_buffer.ReceiveBuffer(chunk_size), PURE.receive_buffer.ReceiveBuffer(chunk_size)]
+    steps = 0
+    while program and steps < 200:
+        steps += 1
+        op = program.byte() % 6
+        if op < 3:
+            if op == 0:
+                chunk = program.payload(100)
+            elif op == 1:
+                try:
+                    chunk = FRAMINGS[program.byte() % len(FRAMINGS)].encode(program.payload(40))
+                except FrameError:
+                    continue  # a body holding the terminator cannot be written
+                if chunk and program.byte() < 64:  # corrupt a byte
+                    chunk = bytearray(chunk)
+                    chunk[program.integer(0, len(chunk) - 1)] ^= program.integer(1, 255)
+                    chunk = bytes(chunk)
+            else:
+                prefix = PREFIXES[program.byte() % len(PREFIXES)]
+                size = program.integer(0, 300)
+                length = size + prefix.size if prefix.includes_prefix else size
+                chunk = (length % 2 ** (8 * prefix.size)).to_bytes(prefix.size, prefix.byteorder) + program.payload(size)
+            for buffer in buffers:
+                buffer.feed(chunk)
+            continue
+        if op == 3:
+            prefix = PREFIXES[program.byte() % len(PREFIXES)]
+            calls = [lambda k=kernels, b=buffer: k.frames.take_length_prefixed(b, prefix) for kernels, buffer in zip((COMPILED, PURE), buffers)]
+        elif op == 4:
+            prefix = PREFIXES[program.byte() % len(PREFIXES)]
+            calls = [lambda k=kernels, b=buffer: k.frames.length_prefixed_nbytes(b, prefix) for kernels, buffer in zip((COMPILED, PURE), buffers)]
+        else:
+            framing = FRAMINGS[program.byte() % len(FRAMINGS)]
+            limit = program.integer(-1, 300)
+            calls = [
+                lambda k=kernels, b=buffer: k.frames.take_checksummed(b, framing, limit)
+                for kernels, buffer in zip((COMPILED, PURE), buffers)
+            ]
+        outcomes = [frame_outcome(call) for call in calls]
+        assert outcomes[0] == outcomes[1], f"op {op}: compiled {outcomes[0]} != twin {outcomes[1]}"
+        assert buffers[0].peek(len(buffers[0]) + 1) == buffers[1].peek(len(buffers[1]) + 1), f"op {op}: buffered bytes differ"
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "receive_buffer_ops": receive_buffer_ops,
     "checksum_agreement": checksum_agreement,
     "struct_agreement": struct_agreement,
+    "frame_agreement": frame_agreement,
 }
 
 
