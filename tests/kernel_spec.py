@@ -561,6 +561,24 @@ class KernelSpec:
         with pytest.raises((TypeError, ValueError)):
             self.kernels.structs.join_structs(items)
 
+    def test_an_empty_buffer_with_strides_is_empty_not_an_error(self) -> None:
+        """``memoryview(b"")[::2]`` has strides but no bytes: C-contiguous,
+        as ``PyBuffer_IsContiguous`` says (the twins' memoryview checks
+        said otherwise, and raised ValueError)."""
+        structs = self.kernels.structs
+        empty = memoryview(b"")[::2]
+        assert structs.join_structs([b"a", empty, b"b"]) == b"ab"
+        dest = bytearray(b"x")
+        structs.append_structs(dest, [empty, b"y"])
+        assert dest == b"xy"
+        writable = memoryview(bytearray())[::2]
+        assert structs.writable_nbytes(writable) == 0
+        assert self.kernels.receive_buffer.writable_view(writable).nbytes == 0
+        buffer = self.kernels.receive_buffer.ReceiveBuffer(8)
+        buffer.feed(b"abc")
+        assert buffer.copy_into(writable) is True
+        assert buffer.take() == b"abc"
+
     @spec_settings()
     @given(shape=st.lists(st.integers(0, 5), min_size=1, max_size=3), dtype=st.sampled_from(["u1", "<f8", ">i4"]))
     def test_writable_nbytes_is_the_size_of_a_writable_buffer(self, shape: list[int], dtype: str) -> None:

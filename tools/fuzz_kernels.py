@@ -265,8 +265,9 @@ def struct_agreement(data: bytes) -> None:
     program = Program(data)
     pieces = [program.payload(64) for _ in range(program.integer(0, 5))]
     structs = [bytearray(piece) if i % 2 else piece for i, piece in enumerate(pieces)]
-    if program.byte() % 4 == 0:  # now and then a bad item among good ones
-        structs.insert(program.integer(0, len(structs)), [None, "text", memoryview(bytes(8))[::2]][program.byte() % 3])
+    if program.byte() % 4 == 0:  # now and then a bad (or odd: empty, strided) item among good ones
+        odd = [None, "text", memoryview(bytes(8))[::2], memoryview(b"")[::2]]
+        structs.insert(program.integer(0, len(structs)), odd[program.byte() % len(odd)])
     joined = [outcome(lambda m=m: m.join_structs(structs)) for m in (COMPILED.structs, PURE.structs)]
     assert joined[0] == joined[1], f"join_structs: compiled {joined[0]} != twin {joined[1]}"
     appended = []

@@ -8,6 +8,8 @@ import ctypes
 import sys
 import typing
 
+from .buffers import is_c_contiguous
+
 DEFAULT_CHUNK_SIZE = 65536
 
 # Types whose instances copy_into may keep a char array over (see
@@ -47,7 +49,7 @@ def writable_view(target: typing.Any) -> memoryview:
     if view.readonly:
         view.release()
         raise TypeError(f"cannot read into a read-only {type(target).__name__}")
-    if not view.c_contiguous:
+    if not view.c_contiguous and not is_c_contiguous(view):  # the full rule only when needed
         view.release()
         raise ValueError(f"cannot read into a non-C-contiguous {type(target).__name__}")
     return view

@@ -5,6 +5,7 @@ __all__ = ["append_structs", "join_structs", "writable_nbytes"]
 import typing
 from collections.abc import Iterable
 
+from .buffers import is_c_contiguous
 from .receive_buffer import writable_view
 
 
@@ -68,7 +69,12 @@ def _readable_view(source: typing.Any) -> memoryview:
         raise TypeError(
             f"{type(source).__name__} does not support the buffer protocol"
         ) from None
-    if not view.c_contiguous:
-        view.release()
+    if view.c_contiguous:
+        return view
+    contiguous = is_c_contiguous(view)
+    view.release()
+    if not contiguous:
         raise ValueError(f"{type(source).__name__} is not C-contiguous")
-    return view
+    # Empty, with strides, which bytes.join refuses. Its buffer is not
+    # held: having no bytes, it cannot overlap an append's dest.
+    return memoryview(b"")
