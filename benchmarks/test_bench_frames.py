@@ -32,8 +32,7 @@ import numpy as np
 import pytest
 
 import tcpframe
-from tcpframe import LengthPrefix
-from tcpframe import _kernels
+from tcpframe import LengthPrefix, _kernels
 
 from . import blocking_client
 from .peer import running_peer

@@ -170,7 +170,9 @@ def model_outcome(call: typing.Callable[[], object]) -> tuple:
 
 
 payloads = st.one_of(st.lists(st.sampled_from(TOKENS), max_size=10).map(b"".join), st.binary(max_size=50))
-machine_separators = st.one_of(st.sampled_from([b"\n", b"\r\n", b"XYZZY", b"ZZ", b"Z"]), st.binary(min_size=1, max_size=3))
+machine_separators = st.one_of(
+    st.sampled_from([b"\n", b"\r\n", b"XYZZY", b"ZZ", b"Z"]), st.binary(min_size=1, max_size=3)
+)
 bad_separators = st.sampled_from([b"", bytearray(), "\n", None, 10])
 machine_sizes = st.integers(min_value=-3, max_value=70)
 machine_limits = st.integers(min_value=0, max_value=70)
@@ -398,7 +400,6 @@ def spec_settings(**changes: typing.Any) -> settings:
     is replayed on the other too.
     """
     return settings(deadline=None, suppress_health_check=[HealthCheck.differing_executors], **changes)
-
 
 
 class KernelSpec:

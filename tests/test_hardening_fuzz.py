@@ -21,10 +21,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import tcpframe
 
-
-# --- FrameReader against asyncio.StreamReader, with cancellation --------------------------
-
-
 READS = st.one_of(
     st.tuples(st.just("read"), st.integers(-1, 30)),
     st.tuples(st.just("readexactly"), st.integers(-1, 30)),

@@ -288,7 +288,7 @@ PREFIXES = [
 ]
 FRAMINGS = [
     NMEA,
-    ChecksumFrame(checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True, uppercase=False),
+    ChecksumFrame(checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True),
     ChecksumFrame(checksum="crc16_modbus", encoding="binary", start=b"", separator=b"", terminator=b"\n"),
     ChecksumFrame(checksum="crc16_xmodem", encoding="binary", byteorder="little", terminator=b"\r\n"),
     ChecksumFrame(checksum="crc32", separator=b"|", terminator=b"\x03"),
@@ -333,26 +333,24 @@ def frame_agreement(data: bytes) -> None:
                 prefix = PREFIXES[program.byte() % len(PREFIXES)]
                 size = program.integer(0, 300)
                 length = size + prefix.size if prefix.includes_prefix else size
-                chunk = (length % 2 ** (8 * prefix.size)).to_bytes(prefix.size, prefix.byteorder) + program.payload(size)
+                declared = (length % 2 ** (8 * prefix.size)).to_bytes(prefix.size, prefix.byteorder)
+                chunk = declared + program.payload(size)
             for buffer in buffers:
                 buffer.feed(chunk)
             continue
-        if op == 3:
-            prefix = PREFIXES[program.byte() % len(PREFIXES)]
-            calls = [lambda k=kernels, b=buffer: k.frames.take_length_prefixed(b, prefix) for kernels, buffer in zip((COMPILED, PURE), buffers)]
-        elif op == 4:
-            prefix = PREFIXES[program.byte() % len(PREFIXES)]
-            calls = [lambda k=kernels, b=buffer: k.frames.length_prefixed_nbytes(b, prefix) for kernels, buffer in zip((COMPILED, PURE), buffers)]
-        else:
+        pairs = list(zip((COMPILED, PURE), buffers))
+        if op == 5:
             framing = FRAMINGS[program.byte() % len(FRAMINGS)]
             limit = program.integer(-1, 300)
-            calls = [
-                lambda k=kernels, b=buffer: k.frames.take_checksummed(b, framing, limit)
-                for kernels, buffer in zip((COMPILED, PURE), buffers)
-            ]
+            calls = [lambda f=k.frames.take_checksummed, b=buffer: f(b, framing, limit) for k, buffer in pairs]
+        else:
+            prefix = PREFIXES[program.byte() % len(PREFIXES)]
+            name = "take_length_prefixed" if op == 3 else "length_prefixed_nbytes"
+            calls = [lambda f=getattr(kernels.frames, name), b=buffer: f(b, prefix) for kernels, buffer in pairs]
         outcomes = [frame_outcome(call) for call in calls]
         assert outcomes[0] == outcomes[1], f"op {op}: compiled {outcomes[0]} != twin {outcomes[1]}"
-        assert buffers[0].peek(len(buffers[0]) + 1) == buffers[1].peek(len(buffers[1]) + 1), f"op {op}: buffered bytes differ"
+        unread = [buffer.peek(len(buffer) + 1) for buffer in buffers]
+        assert unread[0] == unread[1], f"op {op}: buffered bytes differ"
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
