@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import itertools
 import operator
 import typing
 import zlib
@@ -49,7 +50,7 @@ TOKENS = [b"a", b"bc", b"\r", b"\n", b"\r\n", b"X", b"XYZ", b"ZY", b"XYZZY", b"Z
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
     """Split ``stream`` at the offsets ``cuts`` (taken modulo its length + 1)."""
     edges = sorted({cut % (len(stream) + 1) for cut in cuts} | {0, len(stream)})
-    return [stream[start:stop] for start, stop in zip(edges, edges[1:])]
+    return [stream[start:stop] for start, stop in itertools.pairwise(edges)]
 
 
 def chunkings(stream: bytes, data: st.DataObject) -> dict[str, list[bytes]]:

@@ -11,10 +11,10 @@ import ctypes
 
 import numpy as np
 import pytest
-from kernel_spec import CHECKSUMS as KERNELS
-from kernel_spec import CRC16S, CRCS, REFERENCES
 
 import tcpframe
+from kernel_spec import CHECKSUMS as KERNELS
+from kernel_spec import CRC16S, CRCS, REFERENCES
 from tcpframe import _kernels, checksums
 
 TEXT_KERNELS = ["sum8", "xor8"]

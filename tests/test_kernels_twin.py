@@ -5,7 +5,6 @@ whether or not the compiled kernels are built.
 """
 
 from kernel_spec import KernelSpec
-
 from tcpframe import _kernels
 
 

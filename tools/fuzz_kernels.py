@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import sys
 import time
@@ -338,15 +339,15 @@ def frame_agreement(data: bytes) -> None:
             for buffer in buffers:
                 buffer.feed(chunk)
             continue
-        pairs = list(zip((COMPILED, PURE), buffers))
+        pairs = list(zip((COMPILED, PURE), buffers, strict=True))
         if op == 5:
             framing = FRAMINGS[program.byte() % len(FRAMINGS)]
             limit = program.integer(-1, 300)
-            calls = [lambda f=k.frames.take_checksummed, b=buffer: f(b, framing, limit) for k, buffer in pairs]
+            calls = [functools.partial(k.frames.take_checksummed, b, framing, limit) for k, b in pairs]
         else:
             prefix = PREFIXES[program.byte() % len(PREFIXES)]
             name = "take_length_prefixed" if op == 3 else "length_prefixed_nbytes"
-            calls = [lambda f=getattr(kernels.frames, name), b=buffer: f(b, prefix) for kernels, buffer in pairs]
+            calls = [functools.partial(getattr(k.frames, name), b, prefix) for k, b in pairs]
         outcomes = [frame_outcome(call) for call in calls]
         assert outcomes[0] == outcomes[1], f"op {op}: compiled {outcomes[0]} != twin {outcomes[1]}"
         unread = [buffer.peek(len(buffer) + 1) for buffer in buffers]
