@@ -7,7 +7,8 @@
 #   bash scripts/asan.sh --fuzz-seconds 300    # ... then 300 s of fuzzing
 #   bash scripts/asan.sh -- -k take_until      # extra arguments for pytest
 #
-# Needs gcc with libasan and the test dependencies (pip install '.[test]').
+# Needs gcc with libasan, the test dependencies (pip install '.[test]') and,
+# as it runs setup.py itself, the build requirements (setuptools>=77, Cython>=3).
 # PYTHONMALLOC=malloc routes Python's small allocations (the receive
 # buffer's storage among them) through malloc, where ASan puts red zones
 # around them; leak detection is off because CPython keeps memory until exit.
