@@ -4,13 +4,16 @@ All Cython compiler directives and C build flags live here, in one place.
 The shipped extension modules carry no debug information: they are built
 with ``-g0`` and, on Linux, linked with ``-s``. ``setup.py build_ext
 --debug`` keeps the compiler's debug flags instead (scripts/asan.sh).
+
+``TCPFRAME_NO_EXTENSIONS=1`` installs tcpframe with no extension modules
+at all (no compiler needed): only the pure-Python twins, which
+``tcpframe._kernels`` then picks.
 """
 
 import os
 import sys
 from pathlib import Path
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -31,6 +34,8 @@ DIRECTIVES = {
 NO_DEBUG_COMPILE_ARGS = ["-g0"]
 NO_DEBUG_LINK_ARGS = ["-s"] if sys.platform.startswith("linux") else []
 
+NO_EXTENSIONS = os.environ.get("TCPFRAME_NO_EXTENSIONS", "") not in ("", "0")
+
 
 class build_kernels(build_ext):
     """`build_ext` that builds without debug information unless ``--debug``."""
@@ -42,21 +47,27 @@ class build_kernels(build_ext):
         super().build_extension(ext)
 
 
-extensions = [
-    Extension(
-        f"tcpframe._compiled.{name}",
-        [str(Path("ext") / f"{name}.pyx")],
-        extra_compile_args=["-O3"],
-        define_macros=[("_GNU_SOURCE", "1")],
-    )
-    for name in KERNELS
-]
+def extension_modules() -> list[Extension]:
+    """Return the cythonized kernels."""
+    from Cython.Build import cythonize
 
-# The .pxd files live in the package (src/tcpframe/_compiled/), where
-# Cython looks them up by the modules' dotted names. The kernels compile
-# in parallel, one per core.
+    extensions = [
+        Extension(
+            f"tcpframe._compiled.{name}",
+            [str(Path("ext") / f"{name}.pyx")],
+            extra_compile_args=["-O3"],
+            define_macros=[("_GNU_SOURCE", "1")],
+        )
+        for name in KERNELS
+    ]
+    # The .pxd files live in the package (src/tcpframe/_compiled/), where
+    # Cython looks them up by the modules' dotted names.
+    return cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"])
+
+
+# The kernels compile in parallel, one per core.
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"]),
+    ext_modules=[] if NO_EXTENSIONS else extension_modules(),
     cmdclass={"build_ext": build_kernels},
     options={"build_ext": {"parallel": os.cpu_count() or 1}},
 )

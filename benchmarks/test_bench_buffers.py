@@ -15,24 +15,23 @@ import ctypes
 import numpy as np
 import pytest
 
-from tcpframe._compiled import receive_buffer as compiled_receive_buffer
-from tcpframe._compiled import structs as compiled_structs
-from tcpframe._pure import receive_buffer as pure_receive_buffer
-from tcpframe._pure import structs as pure_structs
+from tcpframe import _kernels
+
+COMPILED = _kernels.load_compiled()  # these benchmarks compare it with the twins
+PURE = _kernels.PURE
 
 SIZES = {"1KiB": 1024, "1MiB": 1024 * 1024}
 LINE = b"x" * 38 + b"\r\n"
 LIMIT = 2**16
 STRUCT_SIZE = 32
-RECORD_DTYPE = np.dtype([("sequence", "<u8"), ("values", "<f8", (31,))])
 
 RECEIVE_BUFFERS = [
-    pytest.param(compiled_receive_buffer, id="compiled"),
-    pytest.param(pure_receive_buffer, id="pure"),
+    pytest.param(COMPILED.receive_buffer, id="compiled"),
+    pytest.param(PURE.receive_buffer, id="pure"),
 ]
 STRUCTS = [
-    pytest.param(compiled_structs, id="compiled"),
-    pytest.param(pure_structs, id="pure"),
+    pytest.param(COMPILED.structs, id="compiled"),
+    pytest.param(PURE.structs, id="pure"),
 ]
 
 
@@ -149,15 +148,3 @@ def test_append_structs_pair(benchmark, module) -> None:
     benchmark(append_pair)
     assert len(pending) == 256
     benchmark.extra_info["ns/op"] = benchmark.stats.stats.median * 1e9
-
-
-@pytest.mark.parametrize("size_label", list(SIZES))
-@pytest.mark.parametrize("module", STRUCTS)
-def test_decode_records(benchmark, module, size_label: str) -> None:
-    """Decode ``size`` bytes of 256-byte records into a structured array."""
-    assert RECORD_DTYPE.itemsize == 256
-    data = np.random.default_rng(seed=3).bytes(SIZES[size_label])
-    benchmark.group = f"decode_records 256-byte records {size_label}"
-    records = benchmark(module.decode_records, data, RECORD_DTYPE)
-    assert len(records) == len(data) // 256
-    record_throughput(benchmark, len(data))

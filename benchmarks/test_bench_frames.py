@@ -16,6 +16,9 @@ the compiled kernel and its twin directly on the same bytes: the ceiling
 of the iteration. Rates are stored as ``extra_info["frames/s"]``; the
 target is >= 1M frames/s with the compiled kernels.
 
+``kernel_checksummed_nmea``: the checksummed-frame kernel, compiled and
+twin, over 16 MiB of buffered NMEA 0183 sentences.
+
 Run with::
 
     PYTHONPATH=src python -m pytest benchmarks/test_bench_frames.py --benchmark-only
@@ -29,11 +32,7 @@ import numpy as np
 import pytest
 
 import tcpframe
-from tcpframe import LengthPrefix
-from tcpframe._compiled import frames as compiled_frames
-from tcpframe._compiled import receive_buffer as compiled_receive_buffer
-from tcpframe._pure import frames as pure_frames
-from tcpframe._pure import receive_buffer as pure_receive_buffer
+from tcpframe import LengthPrefix, _kernels
 
 from . import blocking_client
 from .peer import running_peer
@@ -53,6 +52,10 @@ FRAME_PREFIX = LengthPrefix()
 FRAME = FRAME_PREFIX.encode(64) + bytes(range(64))
 FRAME_COUNT = 64 * 2**20 // len(FRAME)
 FRAME_STREAM = FRAME * FRAME_COUNT
+
+SENTENCE = tcpframe.NMEA.encode(b"GPGGA,092750.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,")
+SENTENCE_COUNT = 16 * 2**20 // len(SENTENCE)
+SENTENCE_STREAM = SENTENCE * SENTENCE_COUNT
 
 LOOPS = {"asyncio": asyncio.new_event_loop}
 if uvloop is not None:
@@ -132,9 +135,10 @@ def test_async_for_over_buffered_length_prefixed_frames(benchmark) -> None:
     record_frames_per_s(benchmark, FRAME_COUNT)
 
 
+COMPILED = _kernels.load_compiled()  # these benchmarks compare it with the twins
 KERNELS = [
-    pytest.param((compiled_frames, compiled_receive_buffer), id="compiled"),
-    pytest.param((pure_frames, pure_receive_buffer), id="pure"),
+    pytest.param((COMPILED.frames, COMPILED.receive_buffer), id="compiled"),
+    pytest.param((_kernels.PURE.frames, _kernels.PURE.receive_buffer), id="pure"),
 ]
 
 
@@ -157,3 +161,25 @@ def test_take_length_prefixed_over_buffered_frames(benchmark, kernels: tuple) ->
 
     assert benchmark.pedantic(take_all, setup=fed_buffer, rounds=5) == FRAME_COUNT
     record_frames_per_s(benchmark, FRAME_COUNT)
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.benchmark(group="kernel_checksummed_nmea")
+def test_take_checksummed_over_buffered_nmea_sentences(benchmark, kernels: tuple) -> None:
+    frames, receive_buffer = kernels
+
+    def fed_buffer() -> tuple[tuple, dict]:
+        buffer = receive_buffer.ReceiveBuffer()
+        buffer.feed(SENTENCE_STREAM)
+        return (buffer,), {}
+
+    def take_all(buffer: object) -> int:
+        take = frames.take_checksummed
+        framing = tcpframe.NMEA
+        count = 0
+        while take(buffer, framing, 1000) is not None:
+            count += 1
+        return count
+
+    assert benchmark.pedantic(take_all, setup=fed_buffer, rounds=5) == SENTENCE_COUNT
+    record_frames_per_s(benchmark, SENTENCE_COUNT)

@@ -5,9 +5,7 @@ Each kernel parses the next frame straight from the storage of a compiled
 object, its payload or body, and nothing else.
 """
 
-__all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
-
-from asyncio import LimitOverrunError
+__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 from cpython.buffer cimport PyBUF_READ
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -20,16 +18,20 @@ from tcpframe._compiled.receive_buffer cimport ReceiveBuffer
 from tcpframe._compiled import checksums
 from tcpframe.errors import ChecksumMismatchError, FrameError
 
-# Checksum function (None for the 8-bit ones, computed here) and size in
-# bytes, by name.
-cdef dict CHECKSUMS = {
-    "sum8": (None, 1),
-    "xor8": (None, 1),
-    "crc16_modbus": (checksums.crc16_modbus, 2),
-    "crc16_ccitt": (checksums.crc16_ccitt, 2),
-    "crc16_xmodem": (checksums.crc16_xmodem, 2),
-    "crc32": (checksums.crc32, 4),
+# The checksums a ChecksumFrame can carry, by name (a function of the
+# checksum kernels), and their size in bytes. tcpframe.frames publishes the
+# active implementation's table.
+CHECKSUM_SIZES = {
+    "sum8": 1,
+    "xor8": 1,
+    "crc16_modbus": 2,
+    "crc16_ccitt": 2,
+    "crc16_xmodem": 2,
+    "crc32": 4,
 }
+
+# The same, with each checksum's function, for one lookup per frame.
+cdef dict CHECKSUMS = {name: (getattr(checksums, name), size) for name, size in CHECKSUM_SIZES.items()}
 
 
 cdef inline uint64_t read_unsigned(const unsigned char* p, Py_ssize_t size, bint big_endian) noexcept:
@@ -130,16 +132,19 @@ cdef inline int hex_value(unsigned char digit) noexcept:
 
 
 cdef object compute_checksum(object function, str name, const unsigned char* p, Py_ssize_t n):
-    """Return the checksum ``name`` of ``n`` bytes at ``p``."""
+    """Return the checksum ``name`` (computed by ``function``) of ``n`` bytes at ``p``.
+
+    The 8-bit checksums are computed here: a loop costs less than a call.
+    """
     cdef unsigned char total = 0
     cdef Py_ssize_t i
-    if function is None:
-        if name == "sum8":
-            for i in range(n):
-                total += p[i]
-        else:
-            for i in range(n):
-                total ^= p[i]
+    if name == "sum8":
+        for i in range(n):
+            total += p[i]
+        return total
+    if name == "xor8":
+        for i in range(n):
+            total ^= p[i]
         return total
     view = PyMemoryView_FromMemory(<char*>p, n, PyBUF_READ)
     try:
@@ -177,22 +182,13 @@ def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):
         If the frame lacks its start marker or separator, or its checksum
         is not hex digits (hex encoding). The frame is consumed.
     """
-    if limit < 0:
-        raise ValueError(f"limit must not be negative, not {limit}")
-    cdef bytes terminator = buffer.scan_for(framing.terminator)
-    cdef Py_ssize_t index = buffer.find_separator(terminator)
-    cdef Py_ssize_t offset
+    cdef Py_ssize_t index = buffer.locate_separator(framing.terminator, limit)
     if index < 0:
-        offset = buffer.end - buffer.start + 1 - PyBytes_GET_SIZE(terminator)
-        if offset > limit:
-            raise LimitOverrunError("Separator is not found, and chunk exceed the limit", offset)
         return None
-    if index > limit:
-        raise LimitOverrunError("Separator is found, but chunk is longer than limit", index)
-
-    cdef Py_ssize_t frame_size = index + PyBytes_GET_SIZE(terminator)
+    cdef Py_ssize_t frame_size = index + PyBytes_GET_SIZE(buffer.scan_separator)
     cdef const unsigned char* frame = <const unsigned char*>buffer.storage + buffer.start
-    function, checksum_size = CHECKSUMS[framing.checksum]
+    cdef str name = framing.checksum
+    function, checksum_size = CHECKSUMS[name]
     cdef bint hex_encoded = framing.encoding == "hex"
     cdef Py_ssize_t width = 2 * checksum_size if hex_encoded else checksum_size
     cdef bytes start = framing.start
@@ -227,10 +223,10 @@ def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):
         received = read_unsigned(frame + checksum_start, width, framing.byteorder == "big")
 
     cdef Py_ssize_t covered_start = 0 if framing.covers_start else start_size
-    expected = compute_checksum(function, framing.checksum, frame + covered_start, body_end - covered_start)
+    expected = compute_checksum(function, name, frame + covered_start, body_end - covered_start)
     if expected != received:
         bad = buffer.take_bytes(frame_size)
-        raise ChecksumMismatchError(framing.checksum, expected, received, bad)
+        raise ChecksumMismatchError(name, expected, received, bad)
     body = PyBytes_FromStringAndSize(<const char*>frame + start_size, body_end - start_size)
     buffer.consume(frame_size)
     return body

@@ -4,14 +4,11 @@ Every kernel copies straight between buffers with ``memcpy``: no
 intermediate ``bytes`` object is made on the way.
 """
 
-__all__ = ["append_structs", "decode_records", "join_structs", "writable_nbytes"]
-
-import numpy as np
+__all__ = ["append_structs", "join_structs", "writable_nbytes"]
 
 cimport cython
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
-    PyBUF_WRITABLE,
     PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_GetBuffer,
@@ -138,50 +135,3 @@ def append_structs(dest, structs) -> None:
     cdef Py_ssize_t old_nbytes = PyByteArray_GET_SIZE(dest)
     PyByteArray_Resize(dest, old_nbytes + views.nbytes)
     views.copy_to(PyByteArray_AS_STRING(dest) + old_nbytes)
-
-
-def decode_records(data, dtype, Py_ssize_t count=-1):
-    """Decode fixed-size records from ``data`` into a new numpy array.
-
-    Parameters
-    ----------
-    data : C-contiguous buffer
-        Packed records.
-    dtype : `numpy.dtype` or anything `numpy.dtype` accepts
-        Record layout, typically a structured dtype.
-    count : `int`, optional
-        Number of records; -1 means as many as ``data`` holds.
-
-    Raises
-    ------
-    ValueError
-        If ``data`` holds fewer than ``count`` records, or (for
-        ``count=-1``) is not a whole number of records.
-    """
-    dtype = np.dtype(dtype)
-    cdef Py_ssize_t itemsize = dtype.itemsize
-    if itemsize == 0:
-        raise ValueError("dtype must have a nonzero itemsize")
-    if dtype.hasobject:
-        raise TypeError("dtype must not hold Python objects")
-    cdef Py_buffer source
-    cdef Py_buffer target
-    acquire_readable(data, &source)
-    try:
-        if count < 0:
-            if source.len % itemsize:
-                raise ValueError(
-                    f"{source.len} bytes is not a whole number of {itemsize}-byte records"
-                )
-            count = source.len // itemsize
-        if count > source.len // itemsize:
-            raise ValueError(
-                f"{source.len} bytes holds fewer than {count} {itemsize}-byte records"
-            )
-        records = np.empty(count, dtype=dtype)
-        PyObject_GetBuffer(records, &target, PyBUF_WRITABLE)
-        memcpy(target.buf, source.buf, count * itemsize)
-        PyBuffer_Release(&target)
-    finally:
-        PyBuffer_Release(&source)
-    return records

@@ -7,7 +7,8 @@
 #   bash scripts/asan.sh --fuzz-seconds 300    # ... then 300 s of fuzzing
 #   bash scripts/asan.sh -- -k take_until      # extra arguments for pytest
 #
-# Needs gcc with libasan and the test dependencies (pip install '.[test]').
+# Needs gcc with libasan, the test dependencies (pip install '.[test]') and,
+# as it runs setup.py itself, the build requirements (setuptools>=77, Cython>=3).
 # PYTHONMALLOC=malloc routes Python's small allocations (the receive
 # buffer's storage among them) through malloc, where ASan puts red zones
 # around them; leak detection is off because CPython keeps memory until exit.
@@ -34,7 +35,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tcpframe-asan.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-cp -r setup.py pyproject.toml ext src tests benchmarks "$work"/
+cp -r setup.py pyproject.toml ext src tests tools "$work"/
 find "$work" \( -name '*.so' -o -name '__pycache__' -o -name '.hypothesis' \) -prune -exec rm -rf {} +
 find "$work/ext" -name '*.c' -delete
 
@@ -61,14 +62,13 @@ cd "$work"
 "$python" -c "import tcpframe, sys; sys.exit(0 if tcpframe.ACCELERATED else 'the instrumented kernels did not load')"
 
 echo "=== kernel tests under AddressSanitizer"
-kernel_tests=(tests/test_receive_buffer.py tests/test_structs.py tests/test_checksums.py
-              tests/test_kernel_agreement.py tests/test_hardening_fuzz.py
-              tests/test_frames_kernel_agreement.py)
+kernel_tests=(tests/test_kernels_compiled.py tests/test_receive_buffer.py tests/test_structs.py
+              tests/test_checksums.py tests/test_frames.py tests/test_hardening_fuzz.py)
 # --capture=sys: ASan reports on fd 2, which pytest must not swallow.
 "$python" -m pytest -q -p no:cacheprovider --capture=sys "${kernel_tests[@]}" "${pytest_args[@]}"
 
 if [[ $fuzz_seconds != 0 ]]; then
     echo "=== fuzzing the kernels under AddressSanitizer for $fuzz_seconds s"
-    "$python" benchmarks/fuzz_kernels.py --seconds "$fuzz_seconds"
+    "$python" -m tools.fuzz_kernels --seconds "$fuzz_seconds"
 fi
 echo "=== AddressSanitizer found no errors (checkout: $repo)"

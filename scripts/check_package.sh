@@ -71,7 +71,7 @@ wheel=$(echo "$work"/dist/tcpframe-*.whl)
 echo "built $(basename "$sdist") and $(basename "$wheel")"
 
 step "2. sdist: every tracked file it needs, nothing generated"
-git ls-files -- LICENSE README.md MANIFEST.in pyproject.toml setup.py ext src tests benchmarks docs scripts \
+git ls-files -- LICENSE README.md MANIFEST.in pyproject.toml setup.py ext src tests benchmarks tools docs scripts \
     >"$work/tracked.txt"
 "$python" - "$sdist" "$work/tracked.txt" <<'EOF'
 import sys, tarfile

@@ -2,7 +2,10 @@
 
 The suite runs twice: once with the compiled kernels and once with
 ``TCPFRAME_PURE_PYTHON=1``. A compiled run whose extensions did not load
-must fail, not quietly test the twins.
+must fail, not quietly test the twins. Tests learn which kernels exist from
+`tcpframe._kernels`, never by importing ``tcpframe._compiled``: where
+tcpframe is installed without them (``scripts/test_pure_only.sh``), the
+modules that need them are not collected, and the run says so.
 """
 
 import asyncio
@@ -14,12 +17,31 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 import tcpframe
-from tcpframe._kernels import FORCE_PURE_PYTHON
+from tcpframe import _kernels
 
 try:
     import uvloop
 except ImportError:  # uvloop is optional
     uvloop = None
+
+
+# Test modules that need the compiled kernels: the compiled half of the
+# kernel spec and its parity with the twins, and the benchmark runner (it
+# measures tcpframe compiled against tcpframe pure).
+NEEDS_COMPILED_KERNELS = ["test_kernels_compiled.py", "test_benchmark_runner.py"]
+
+
+def _compiled_kernels_missing() -> str | None:
+    """Why the compiled kernels are not available, or None if they are."""
+    try:
+        _kernels.load_compiled()
+    except ImportError as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+COMPILED_KERNELS_MISSING = _compiled_kernels_missing()
+collect_ignore = NEEDS_COMPILED_KERNELS if COMPILED_KERNELS_MISSING else []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,16 +50,31 @@ def pytest_configure(config: pytest.Config) -> None:
         "all_event_loops: run this async test on every available event loop "
         "(asyncio, and uvloop when it is installed)",
     )
-    if not FORCE_PURE_PYTHON and not tcpframe.ACCELERATED:
+    if not _kernels.FORCE_PURE_PYTHON and not tcpframe.ACCELERATED:
         raise pytest.UsageError(
-            "tcpframe's compiled kernels did not load; build them with "
-            "`pip install .` or run with TCPFRAME_PURE_PYTHON=1"
+            f"tcpframe's compiled kernels did not load ({COMPILED_KERNELS_MISSING}); "
+            "build them with `pip install .` or run with TCPFRAME_PURE_PYTHON=1"
         )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _not_collected() -> str:
+    return (
+        f"compiled kernels not built ({COMPILED_KERNELS_MISSING}): not collected, as not applicable: "
+        f"{', '.join(NEEDS_COMPILED_KERNELS)} (the kernel spec runs on the twins alone)"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     mode = "compiled" if tcpframe.ACCELERATED else "pure-Python twins"
-    return f"tcpframe kernels: {mode}"
+    lines = [f"tcpframe kernels: {mode}"]
+    if COMPILED_KERNELS_MISSING:
+        lines.append(_not_collected())
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: typing.Any) -> None:
+    if COMPILED_KERNELS_MISSING:
+        terminalreporter.write_line(_not_collected(), yellow=True)
 
 
 # ---------------------------------------------------------------------------

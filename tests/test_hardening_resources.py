@@ -9,7 +9,7 @@
   and when the client reads, every line comes back intact.
 * 500 connect/disconnect cycles, ended every way a connection ends, leave
   no file descriptors, tasks, transports or protocols behind, and no
-  `ResourceWarning`. ``benchmarks/soak.py`` does the same for 10,000
+  `ResourceWarning`. ``python -m tools.soak`` does the same for 10,000
   cycles and longer floods.
 """
 

@@ -2,7 +2,8 @@
 
 ``tcpframe._kernels.receive_buffer`` is the compiled module, or its
 pure-Python twin under ``TCPFRAME_PURE_PYTHON=1``; the suite runs both
-ways. Tests of behaviour only the compiled module has import it directly.
+ways. Behaviour only the compiled buffer has is tested in
+``test_kernels_compiled.py``.
 """
 
 import asyncio
@@ -11,7 +12,6 @@ import ctypes
 import numpy as np
 import pytest
 
-from tcpframe._compiled import receive_buffer as compiled
 from tcpframe._kernels import receive_buffer
 
 ReceiveBuffer = receive_buffer.ReceiveBuffer
@@ -571,35 +571,3 @@ def test_receiving_a_large_message_grows_the_buffer() -> None:
     assert len(buffer) == 4 + len(message)
     assert buffer.take(4) == b"head"
     assert buffer.take_exactly(len(message)) == message
-
-
-def test_compiled_refuses_to_grow_while_a_view_is_held() -> None:
-    # The twin receives into a separate scratch buffer, so only the compiled
-    # buffer can be moved under a view a caller keeps too long.
-    buffer = compiled.ReceiveBuffer(8)
-    view = buffer.get_buffer()
-    with pytest.raises(BufferError, match="while a view from get_buffer is alive"):
-        buffer.feed(b"x" * (len(view) + 1))
-    with pytest.raises(BufferError):
-        buffer.get_buffer(len(view) + 1)
-    # Growth that fits does not need to reallocate and is allowed.
-    buffer.feed(b"ab")
-    assert buffer.take() == b"ab"
-    view.release()
-    buffer.feed(b"x" * 100)
-    assert len(buffer) == 100
-
-
-def test_compiled_view_exports_follow_the_buffer_protocol() -> None:
-    buffer = compiled.ReceiveBuffer(8)
-    view = buffer.get_buffer()
-    assert view.format == "B"
-    assert view.itemsize == 1
-    assert view.c_contiguous
-    assert view.shape == (len(view),)
-    ctypes_view = (ctypes.c_char * 3).from_buffer(view)
-    ctypes_view.raw = b"xyz"
-    del ctypes_view
-    view.release()
-    buffer.buffer_updated(3)
-    assert buffer.take() == b"xyz"

@@ -27,11 +27,6 @@ class Telemetry(ctypes.Structure):
     _fields_ = [("values", ctypes.c_double * 30)]
 
 
-RECORD_DTYPE = np.dtype(
-    [("sequence", "<u4"), ("flags", "u1"), ("pad", "V3"), ("values", "<f8", (31,))]
-)
-
-
 def sample_pair() -> tuple[Header, Telemetry]:
     header = Header(0xA5, 0x1234, 99, 12.5, 240)
     telemetry = Telemetry()
@@ -156,72 +151,3 @@ def test_append_structs_refuses_an_item_sharing_dest_memory() -> None:
         with pytest.raises(BufferError):
             structs.append_structs(dest, [b"x", item])
         assert dest == b"abc"
-
-
-# decode_records
-
-
-def make_records(count: int) -> np.ndarray:
-    records = np.zeros(count, dtype=RECORD_DTYPE)
-    records["sequence"] = np.arange(count)
-    records["flags"] = np.arange(count) % 7
-    records["values"] = np.arange(count * 31).reshape(count, 31) / 8
-    return records
-
-
-def test_decode_records_decodes_all_whole_records() -> None:
-    assert RECORD_DTYPE.itemsize == 256
-    expected = make_records(5)
-    decoded = structs.decode_records(expected.tobytes(), RECORD_DTYPE)
-    assert decoded.dtype == RECORD_DTYPE
-    np.testing.assert_array_equal(decoded, expected)
-
-
-def test_decode_records_decodes_the_first_count_records() -> None:
-    expected = make_records(5)
-    decoded = structs.decode_records(bytearray(expected.tobytes()), RECORD_DTYPE, 3)
-    np.testing.assert_array_equal(decoded, expected[:3])
-    assert len(structs.decode_records(expected.tobytes(), RECORD_DTYPE, 0)) == 0
-
-
-def test_decode_records_accepts_a_dtype_description() -> None:
-    decoded = structs.decode_records(bytes(range(8)), "<u2")
-    assert decoded.tolist() == [0x100, 0x302, 0x504, 0x706]
-
-
-def test_decode_records_returns_an_independent_writable_array() -> None:
-    data = bytearray(make_records(2).tobytes())
-    decoded = structs.decode_records(data, RECORD_DTYPE)
-    data[:] = bytes(len(data))
-    assert decoded["sequence"].tolist() == [0, 1]
-    assert decoded.flags.writeable and decoded.flags.owndata
-    decoded["flags"] = 3
-
-
-def test_decode_records_rejects_a_partial_record() -> None:
-    with pytest.raises(ValueError, match="257 bytes is not a whole number of 256-byte records"):
-        structs.decode_records(bytes(257), RECORD_DTYPE)
-
-
-def test_decode_records_rejects_too_few_records() -> None:
-    with pytest.raises(ValueError, match="512 bytes holds fewer than 3 256-byte records"):
-        structs.decode_records(bytes(512), RECORD_DTYPE, 3)
-
-
-def test_decode_records_rejects_zero_itemsize() -> None:
-    with pytest.raises(ValueError, match="dtype must have a nonzero itemsize"):
-        structs.decode_records(b"abc", np.dtype([]))
-
-
-def test_decode_records_rejects_object_dtype() -> None:
-    with pytest.raises(TypeError, match="dtype must not hold Python objects"):
-        structs.decode_records(bytes(16), [("name", object)])
-
-
-@pytest.mark.parametrize(
-    ("data", "error"),
-    [("text", TypeError), (None, TypeError), (np.zeros(8)[::2], ValueError)],
-)
-def test_decode_records_rejects_bad_data(data: object, error: type[Exception]) -> None:
-    with pytest.raises(error):
-        structs.decode_records(data, "<f8")

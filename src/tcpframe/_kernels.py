@@ -2,32 +2,95 @@
 
 The compiled Cython modules in ``tcpframe._compiled`` are used when they
 import. The pure-Python twins in ``tcpframe._pure`` are used when they do
-not, or when the environment variable ``TCPFRAME_PURE_PYTHON`` is set to
-anything other than empty or ``0``.
+not (tcpframe was installed with ``TCPFRAME_NO_EXTENSIONS=1``, or built
+without a compiler), or when the environment variable
+``TCPFRAME_PURE_PYTHON`` is set to anything other than empty or ``0``.
+
+Code and tests that need a particular implementation ask this module for
+it (`PURE`, `load_compiled`, `ACTIVE`) instead of importing
+``tcpframe._compiled``, so that nothing breaks where it is not built.
 """
 
-__all__ = ["ACCELERATED", "checksums", "frames", "receive_buffer", "structs"]
+__all__ = [
+    "ACCELERATED",
+    "ACTIVE",
+    "FAMILIES",
+    "FORCE_PURE_PYTHON",
+    "PURE",
+    "Kernels",
+    "checksums",
+    "frames",
+    "load_compiled",
+    "receive_buffer",
+    "structs",
+]
 
 import os
+import types
 import typing
 
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
-ACCELERATED: bool
+# The kernel families; each is one module in ``_compiled`` and one in ``_pure``.
+FAMILIES = ("checksums", "frames", "receive_buffer", "structs")
+
+
+class Kernels(typing.NamedTuple):
+    """One implementation of the kernel families: compiled, or the twins.
+
+    Attributes
+    ----------
+    name : `str`
+        ``"compiled"`` or ``"pure"``.
+    checksums, frames, receive_buffer, structs : `types.ModuleType`
+        The implementation's module of each family (`FAMILIES`).
+    """
+
+    name: str
+    checksums: types.ModuleType
+    frames: types.ModuleType
+    receive_buffer: types.ModuleType
+    structs: types.ModuleType
+
+
+def load_compiled() -> Kernels:
+    """Return the compiled kernels, whatever ``TCPFRAME_PURE_PYTHON`` says.
+
+    Raises
+    ------
+    ImportError
+        If the compiled kernels are not built or do not load.
+    """
+    from ._compiled import checksums, frames, receive_buffer, structs
+
+    return Kernels("compiled", checksums, frames, receive_buffer, structs)
+
+
+def _load_pure() -> Kernels:
+    from ._pure import checksums, frames, receive_buffer, structs
+
+    return Kernels("pure", checksums, frames, receive_buffer, structs)
+
+
+PURE = _load_pure()
+
+ACTIVE: Kernels
+if FORCE_PURE_PYTHON:
+    ACTIVE = PURE
+else:
+    try:
+        ACTIVE = load_compiled()
+    except ImportError:
+        ACTIVE = PURE
+
+ACCELERATED: bool = ACTIVE is not PURE
+
 if typing.TYPE_CHECKING:
     # Type checkers see the compiled modules' stubs; the twins have the
     # same API.
     from ._compiled import checksums, frames, receive_buffer, structs
-elif FORCE_PURE_PYTHON:
-    from ._pure import checksums, frames, receive_buffer, structs
-
-    ACCELERATED = False
 else:
-    try:
-        from ._compiled import checksums, frames, receive_buffer, structs
-
-        ACCELERATED = True
-    except ImportError:
-        from ._pure import checksums, frames, receive_buffer, structs
-
-        ACCELERATED = False
+    checksums = ACTIVE.checksums
+    frames = ACTIVE.frames
+    receive_buffer = ACTIVE.receive_buffer
+    structs = ACTIVE.structs

@@ -23,21 +23,15 @@ import sys
 import typing
 
 from . import checksums
+from ._kernels import frames as _frame_kernels
 from .errors import FrameError
 
 # Default largest payload of a length-prefixed frame (bytes).
 DEFAULT_MAX_FRAME_SIZE = 2**24
 
 # Checksums a ChecksumFrame can carry (functions of tcpframe.checksums),
-# and their size in bytes.
-CHECKSUM_SIZES = {
-    "sum8": 1,
-    "xor8": 1,
-    "crc16_modbus": 2,
-    "crc16_ccitt": 2,
-    "crc16_xmodem": 2,
-    "crc32": 4,
-}
+# and their size in bytes: the frame kernels' table.
+CHECKSUM_SIZES = _frame_kernels.CHECKSUM_SIZES
 
 # Byte orders of a length prefix or a binary checksum, as for `int.to_bytes`.
 ByteOrder = typing.Literal["big", "little"]

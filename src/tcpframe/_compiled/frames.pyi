@@ -4,7 +4,9 @@ from tcpframe.frames import ChecksumFrame, LengthPrefix
 
 from .receive_buffer import ReceiveBuffer
 
-__all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+
+CHECKSUM_SIZES: dict[str, int]
 
 def take_length_prefixed(buffer: ReceiveBuffer, prefix: LengthPrefix) -> bytes | None:
     """Consume the next length-prefixed frame and return its payload."""

@@ -26,6 +26,8 @@ import zlib
 from array import array
 from operator import index
 
+from .buffers import is_c_contiguous
+
 if typing.TYPE_CHECKING:
     from typing_extensions import Buffer
 
@@ -72,15 +74,10 @@ def _byte_view(data: Buffer, function: str, accepted: str) -> memoryview:
         raise TypeError(
             f"{function}() argument must be {accepted}, not {type(data).__name__!r}"
         ) from None
-    if not view.nbytes:
-        # Empty is contiguous whatever the strides, as for the compiled
-        # kernels' PyBuffer_IsContiguous (memoryview.c_contiguous says
-        # otherwise for e.g. memoryview(b"")[::2]); and memoryview.cast
-        # refuses views with a zero in their shape.
-        return memoryview(b"")
-    if not view.c_contiguous:
+    if not view.c_contiguous and not is_c_contiguous(view):  # the full rule only when needed
         raise ValueError(f"{function}() argument must be C-contiguous")
-    return view.cast("B")
+    # memoryview.cast refuses views with a zero in their shape.
+    return view.cast("B") if view.nbytes else memoryview(b"")
 
 
 def _ascii_bytes(data: Buffer | str) -> Buffer:

@@ -3,7 +3,7 @@
 It works on the twin `ReceiveBuffer` through its public methods.
 """
 
-__all__ = ["length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 import typing
 from collections.abc import Callable
@@ -17,14 +17,21 @@ if typing.TYPE_CHECKING:  # tcpframe.frames imports the kernels
 
     from ..frames import ChecksumFrame, LengthPrefix
 
-# Checksum function and size in bytes, by name.
+# The checksums a ChecksumFrame can carry, by name (a function of the
+# checksum kernels), and their size in bytes. tcpframe.frames publishes the
+# active implementation's table.
+CHECKSUM_SIZES: dict[str, int] = {
+    "sum8": 1,
+    "xor8": 1,
+    "crc16_modbus": 2,
+    "crc16_ccitt": 2,
+    "crc16_xmodem": 2,
+    "crc32": 4,
+}
+
+# The same, with each checksum's function, for one lookup per frame.
 _CHECKSUMS: "dict[str, tuple[Callable[[Buffer], int], int]]" = {
-    "sum8": (checksums.sum8, 1),
-    "xor8": (checksums.xor8, 1),
-    "crc16_modbus": (checksums.crc16_modbus, 2),
-    "crc16_ccitt": (checksums.crc16_ccitt, 2),
-    "crc16_xmodem": (checksums.crc16_xmodem, 2),
-    "crc32": (checksums.crc32, 4),
+    name: (getattr(checksums, name), size) for name, size in CHECKSUM_SIZES.items()
 }
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")

@@ -1,16 +1,12 @@
 """Pure-Python twin of the compiled struct copy kernels (``ext/structs.pyx``)."""
 
-__all__ = ["append_structs", "decode_records", "join_structs", "writable_nbytes"]
+__all__ = ["append_structs", "join_structs", "writable_nbytes"]
 
 import typing
 from collections.abc import Iterable
 
-import numpy as np
-
+from .buffers import is_c_contiguous
 from .receive_buffer import writable_view
-
-if typing.TYPE_CHECKING:
-    from numpy.typing import DTypeLike
 
 
 def writable_nbytes(target: object) -> int:
@@ -64,48 +60,6 @@ def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
     dest += b"".join(views)
 
 
-def decode_records(data: object, dtype: "DTypeLike", count: int = -1) -> np.ndarray:
-    """Decode fixed-size records from ``data`` into a new numpy array.
-
-    Parameters
-    ----------
-    data : C-contiguous buffer
-        Packed records.
-    dtype : `numpy.dtype` or anything `numpy.dtype` accepts
-        Record layout, typically a structured dtype.
-    count : `int`, optional
-        Number of records; -1 means as many as ``data`` holds.
-
-    Raises
-    ------
-    ValueError
-        If ``data`` holds fewer than ``count`` records, or (for
-        ``count=-1``) is not a whole number of records.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.itemsize == 0:
-        raise ValueError("dtype must have a nonzero itemsize")
-    if dtype.hasobject:
-        raise TypeError("dtype must not hold Python objects")
-    with _readable_view(data) as view:
-        nbytes = view.nbytes
-        if count < 0:
-            if nbytes % dtype.itemsize:
-                raise ValueError(
-                    f"{nbytes} bytes is not a whole number of {dtype.itemsize}-byte records"
-                )
-            count = nbytes // dtype.itemsize
-        if count * dtype.itemsize > nbytes:
-            raise ValueError(
-                f"{nbytes} bytes holds fewer than {count} {dtype.itemsize}-byte records"
-            )
-        records = np.empty(count, dtype=dtype)
-        records.view(np.uint8)[:] = np.frombuffer(
-            view, dtype=np.uint8, count=count * dtype.itemsize
-        )
-    return records
-
-
 def _readable_view(source: typing.Any) -> memoryview:
     if isinstance(source, str):
         raise TypeError("expected a bytes-like object, not str")
@@ -115,7 +69,12 @@ def _readable_view(source: typing.Any) -> memoryview:
         raise TypeError(
             f"{type(source).__name__} does not support the buffer protocol"
         ) from None
-    if not view.c_contiguous:
-        view.release()
+    if view.c_contiguous:
+        return view
+    contiguous = is_c_contiguous(view)
+    view.release()
+    if not contiguous:
         raise ValueError(f"{type(source).__name__} is not C-contiguous")
-    return view
+    # Empty, with strides, which bytes.join refuses. Its buffer is not
+    # held: having no bytes, it cannot overlap an append's dest.
+    return memoryview(b"")

@@ -1,15 +1,19 @@
 """Fuzz the compiled kernels against their pure-Python twins.
 
+Four targets, one per kernel family: receive buffer operations, checksums,
+struct copies and frames.
+
 Each fuzz target takes one byte string, decodes it into operations on a
 compiled kernel and on its twin, and asserts that both give the same
 results and raise the same exceptions (and, for the receive buffer, that
 no byte is lost or invented). A crash, a hang or a disagreement is a bug.
 
-``tests/test_hardening_fuzz.py`` runs the targets briefly under Hypothesis
-in every test run. This script runs them for longer on random and mutated
-inputs::
+The compiled-vs-twin tests (``tests/test_kernels_compiled.py``) run the
+targets briefly under Hypothesis in every test run where the compiled
+kernels are built. This tool runs them for longer on random and mutated
+inputs, from the repository root::
 
-    python benchmarks/fuzz_kernels.py --seconds 600
+    python -m tools.fuzz_kernels --seconds 600
 
 It prints how many inputs each target ran; on a failure it saves the input
 to ``fuzz-failure-<target>.bin`` and re-raises. Rebuilt with
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import sys
 import time
@@ -30,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tcpframe._compiled import checksums as compiled_checksums
-from tcpframe._compiled import receive_buffer as compiled_receive_buffer
-from tcpframe._compiled import structs as compiled_structs
-from tcpframe._pure import checksums as pure_checksums
-from tcpframe._pure import receive_buffer as pure_receive_buffer
-from tcpframe._pure import structs as pure_structs
+from tcpframe import NMEA, ChecksumFrame, FrameError, LengthPrefix, _kernels
+
+# Raises ImportError where the compiled kernels are not built: there is
+# nothing to compare the twins with.
+COMPILED = _kernels.load_compiled()
+PURE = _kernels.PURE
 
 SEPARATORS = [b"\n", b"\r\n", b"XYZZY", b"ZZ", b"\x00", b"\xff\xfe"]
 ENCODINGS = ["utf-8", "ascii", "latin-1"]
@@ -97,8 +102,8 @@ def receive_buffer_ops(data: bytes) -> None:
     program = Program(data)
     chunk_size = program.integer(1, 300)
     buffers = [
-        compiled_receive_buffer.ReceiveBuffer(chunk_size),
-        pure_receive_buffer.ReceiveBuffer(chunk_size),
+        COMPILED.receive_buffer.ReceiveBuffer(chunk_size),
+        PURE.receive_buffer.ReceiveBuffer(chunk_size),
     ]
     # What the buffers must hold: every byte fed, less every byte consumed.
     expected = bytearray()
@@ -237,7 +242,7 @@ def checksum_agreement(data: bytes) -> None:
         "ascii str": body.decode("latin-1"),
     }
     for name in CHECKSUMS:
-        compiled, pure = getattr(compiled_checksums, name), getattr(pure_checksums, name)
+        compiled, pure = getattr(COMPILED.checksums, name), getattr(PURE.checksums, name)
         for kind, value in arrays.items():
             results = [outcome(lambda f=f: f(value)) for f in (compiled, pure)]
             assert results[0] == results[1], f"{name}({kind}): compiled {results[0]} != twin {results[1]}"
@@ -246,50 +251,114 @@ def checksum_agreement(data: bytes) -> None:
                 assert results[0] == results[1], f"{name}({kind}, {start}): {results[0]} != {results[1]}"
         if name == "crc32":
             assert compiled(body, start) == zlib.crc32(body, start)
-    checksum = compiled_checksums.sum8(body)
+    checksum = COMPILED.checksums.sum8(body)
     for uppercase in (False, True):
-        digits = compiled_checksums.format_hex2(checksum, uppercase)
-        assert digits == pure_checksums.format_hex2(checksum, uppercase)
-        assert compiled_checksums.verify_hex2(checksum, digits) and pure_checksums.verify_hex2(checksum, digits)
+        digits = COMPILED.checksums.format_hex2(checksum, uppercase)
+        assert digits == PURE.checksums.format_hex2(checksum, uppercase)
+        assert COMPILED.checksums.verify_hex2(checksum, digits) and PURE.checksums.verify_hex2(checksum, digits)
     received = body[:2]
-    results = [outcome(lambda m=m: m.verify_hex2(checksum, received)) for m in (compiled_checksums, pure_checksums)]
+    results = [outcome(lambda m=m: m.verify_hex2(checksum, received)) for m in (COMPILED.checksums, PURE.checksums)]
     assert results[0] == results[1], f"verify_hex2({received!r}): {results[0]} != {results[1]}"
 
 
-RECORD_DTYPES = [
-    np.dtype([("id", "<u2"), ("value", "<f8")]),
-    np.dtype([("a", "u1"), ("b", ">i4"), ("c", "<f4")], align=True),
-    np.dtype("<u4"),
-]
-
-
 def struct_agreement(data: bytes) -> None:
-    """Fuzz target: struct copying and batch decoding, compiled vs twin."""
+    """Fuzz target: struct copying, compiled vs twin."""
     program = Program(data)
     pieces = [program.payload(64) for _ in range(program.integer(0, 5))]
     structs = [bytearray(piece) if i % 2 else piece for i, piece in enumerate(pieces)]
-    joined = [outcome(lambda m=m: m.join_structs(structs)) for m in (compiled_structs, pure_structs)]
-    assert joined[0] == joined[1] == ("result", b"".join(pieces))
-    for module in (compiled_structs, pure_structs):
+    if program.byte() % 4 == 0:  # now and then a bad (or odd: empty, strided) item among good ones
+        odd = [None, "text", memoryview(bytes(8))[::2], memoryview(b"")[::2]]
+        structs.insert(program.integer(0, len(structs)), odd[program.byte() % len(odd)])
+    joined = [outcome(lambda m=m: m.join_structs(structs)) for m in (COMPILED.structs, PURE.structs)]
+    assert joined[0] == joined[1], f"join_structs: compiled {joined[0]} != twin {joined[1]}"
+    appended = []
+    for module in (COMPILED.structs, PURE.structs):
         dest = bytearray(b"head")
-        module.append_structs(dest, structs)
-        assert dest == b"head" + b"".join(pieces)
-    dtype = RECORD_DTYPES[program.byte() % len(RECORD_DTYPES)]
-    count = program.integer(-1, 8)
-    records = program.payload(200)
-    decoded = []
-    for module in (compiled_structs, pure_structs):
-        result = outcome(lambda m=module: m.decode_records(records, dtype, count))
-        if result[0] == "result":
-            result = ("result", result[1].dtype, result[1].tobytes())
-        decoded.append(result)
-    assert decoded[0] == decoded[1], f"decode_records: compiled {decoded[0]} != twin {decoded[1]}"
+        appended.append((outcome(lambda m=module, d=dest: m.append_structs(d, structs)), bytes(dest)))
+    assert appended[0] == appended[1], f"append_structs: compiled {appended[0]} != twin {appended[1]}"
+    if joined[0][0] == "result":
+        assert joined[0][1] == b"".join(pieces)
+        assert appended[0][1] == b"head" + b"".join(pieces)
+
+
+PREFIXES = [
+    LengthPrefix(),
+    LengthPrefix(1, max_frame_size=10),
+    LengthPrefix(2, "little", includes_prefix=True, max_frame_size=300),
+    LengthPrefix(8, "little", max_frame_size=200),
+]
+FRAMINGS = [
+    NMEA,
+    ChecksumFrame(checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True),
+    ChecksumFrame(checksum="crc16_modbus", encoding="binary", start=b"", separator=b"", terminator=b"\n"),
+    ChecksumFrame(checksum="crc16_xmodem", encoding="binary", byteorder="little", terminator=b"\r\n"),
+    ChecksumFrame(checksum="crc32", separator=b"|", terminator=b"\x03"),
+]
+
+
+def frame_outcome(call: Callable[[], object]) -> tuple:
+    """`outcome`, with the frame a `FrameError` carries."""
+    try:
+        return ("result", call())
+    except FrameError as error:
+        return (type(error).__name__, str(error), error.frame)
+    except asyncio.LimitOverrunError as error:
+        return ("LimitOverrunError", error.consumed)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
+def frame_agreement(data: bytes) -> None:
+    """Fuzz target: frame kernels, compiled vs twin, on streams of good,
+    cut, corrupt and oversize frames and garbage."""
+    program = Program(data)
+    chunk_size = program.integer(1, 64)
+    buffers = [COMPILED.receive_buffer.ReceiveBuffer(chunk_size), PURE.receive_buffer.ReceiveBuffer(chunk_size)]
+    steps = 0
+    while program and steps < 200:
+        steps += 1
+        op = program.byte() % 6
+        if op < 3:
+            if op == 0:
+                chunk = program.payload(100)
+            elif op == 1:
+                try:
+                    chunk = FRAMINGS[program.byte() % len(FRAMINGS)].encode(program.payload(40))
+                except FrameError:
+                    continue  # a body holding the terminator cannot be written
+                if chunk and program.byte() < 64:  # corrupt a byte
+                    chunk = bytearray(chunk)
+                    chunk[program.integer(0, len(chunk) - 1)] ^= program.integer(1, 255)
+                    chunk = bytes(chunk)
+            else:
+                prefix = PREFIXES[program.byte() % len(PREFIXES)]
+                size = program.integer(0, 300)
+                length = size + prefix.size if prefix.includes_prefix else size
+                declared = (length % 2 ** (8 * prefix.size)).to_bytes(prefix.size, prefix.byteorder)
+                chunk = declared + program.payload(size)
+            for buffer in buffers:
+                buffer.feed(chunk)
+            continue
+        pairs = list(zip((COMPILED, PURE), buffers, strict=True))
+        if op == 5:
+            framing = FRAMINGS[program.byte() % len(FRAMINGS)]
+            limit = program.integer(-1, 300)
+            calls = [functools.partial(k.frames.take_checksummed, b, framing, limit) for k, b in pairs]
+        else:
+            prefix = PREFIXES[program.byte() % len(PREFIXES)]
+            name = "take_length_prefixed" if op == 3 else "length_prefixed_nbytes"
+            calls = [functools.partial(getattr(k.frames, name), b, prefix) for k, b in pairs]
+        outcomes = [frame_outcome(call) for call in calls]
+        assert outcomes[0] == outcomes[1], f"op {op}: compiled {outcomes[0]} != twin {outcomes[1]}"
+        unread = [buffer.peek(len(buffer) + 1) for buffer in buffers]
+        assert unread[0] == unread[1], f"op {op}: buffered bytes differ"
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "receive_buffer_ops": receive_buffer_ops,
     "checksum_agreement": checksum_agreement,
     "struct_agreement": struct_agreement,
+    "frame_agreement": frame_agreement,
 }
 
 

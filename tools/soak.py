@@ -12,9 +12,9 @@
    and checks every byte; the receive buffer must stay near its high-water
    mark and peak RSS must not grow with what is offered.
 
-Run ``python benchmarks/soak.py [--cycles N] [--flood-seconds S] [--loop uvloop]``
-(with ``PYTHONPATH=src`` in a source checkout). It prints the counts and
-exits non-zero on a leak, an unbounded buffer or a wrong byte.
+Run ``python -m tools.soak [--cycles N] [--flood-seconds S] [--loop uvloop]``
+from the repository root, with tcpframe installed. It prints the counts
+and exits non-zero on a leak, an unbounded buffer or a wrong byte.
 """
 
 from __future__ import annotations

@@ -1,0 +1,12 @@
+"""The kernel spec (``kernel_spec.py``) run on the pure-Python twins.
+
+It runs in every run of the suite, whichever kernels are active and
+whether or not the compiled kernels are built.
+"""
+
+from kernel_spec import KernelSpec
+from tcpframe import _kernels
+
+
+class TestTwinKernels(KernelSpec):
+    kernels = _kernels.PURE
