@@ -62,6 +62,7 @@ class FrameWriter:
         # after write_eof; this flag lets write raise at once, as
         # asyncio.StreamWriter.write does.
         self._eof_written = False
+        self._closed_here = False
 
     def __repr__(self) -> str:
         return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
@@ -191,12 +192,28 @@ class FrameWriter:
         return self._transport.is_closing()
 
     def close(self) -> None:
-        """Send everything pending, then close the connection."""
+        """Send everything pending, then close the connection.
+
+        Safe to call when the connection is already closing.
+        """
+        self._closed_here = True
         if not self._transport.is_closing():
             self.flush()
+            # Never twice: asyncio's TLS transport, closed again, drops
+            # its protocol and then fails get_write_buffer_size.
+            self._transport.close()
         self._reader.note_connection_closing()
-        self._transport.close()
         self.ready = False
+
+    @property
+    def closed_by_peer(self) -> bool:
+        """True if the peer ended the connection cleanly, without error,
+        and this end has not closed it.
+
+        Over TLS the transport then closes itself (TLS has no half-close),
+        so `is_closing` is True, but what the peer sent is still readable.
+        """
+        return self._protocol.peer_closed and not self._closed_here and self._reader.exception() is None
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed.
