@@ -117,15 +117,16 @@ class RawPeer:
             return await self.loop.sock_recv(self.sock, n)
         while True:
             try:
-                return self.tls.read(n)
+                data = self.tls.read(n)
             except ssl.SSLWantReadError:
                 await self._flush()
                 await self._receive_encrypted()
-            except ssl.SSLZeroReturnError:
-                self._send_close_notify()
-                return b""
+                continue
             except ssl.SSLEOFError:
                 return b""
+            if not data:  # the other end's close_notify
+                self._send_close_notify()
+            return data
 
     async def send_bytewise(self, data: bytes, delay: float = 0.001) -> None:
         """Send ``data`` one byte per ``send()``, sleeping ``delay`` s between."""

@@ -23,8 +23,9 @@ from .writer import FrameWriter
 ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
 T = typing.TypeVar("T")
 
-# What a read or write raises when the connection ends under it (over TLS,
-# e.g. a peer that vanishes without close_notify, an ssl.SSLError).
+# What a read or write raises when the connection ends under it (over TLS a
+# read can also end with an ssl.SSLError, e.g. for a record that does not
+# decrypt).
 _LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError)
 
 
@@ -459,15 +460,15 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
 
     async def _close_writer(self, writer: FrameWriter | None) -> None:
         """Close ``writer``, if not None, with `close_stream_writer`; a TLS
-        shutdown that was not clean is logged, not raised."""
+        shutdown that was not clean or timed out is logged, not raised."""
         if writer is None:
             return
         try:
             await close_stream_writer(writer)
-        except ssl.SSLError as e:
-            # E.g. the peer was still sending when we closed: the
-            # connection is closed all the same.
-            self.log.info("%s: TLS connection did not shut down cleanly: %s", self.name, e)
+        except (ssl.SSLError, TimeoutError) as e:
+            # E.g. the peer was still sending when we closed, or stopped
+            # reading: the connection is closed all the same.
+            self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
 
 
 # json.loads checks its argument's type, skips leading whitespace and

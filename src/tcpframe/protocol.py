@@ -9,7 +9,7 @@ import collections
 import typing
 
 from .reader import DEFAULT_LIMIT, FrameReader
-from .writer import FrameWriter
+from .writer import FrameWriter, as_connection_error
 
 ConnectionMadeCallback = typing.Callable[["FrameProtocol"], None]
 
@@ -90,7 +90,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
                 if exc is None:
                     waiter.set_result(None)
                 else:
-                    waiter.set_exception(exc)
+                    waiter.set_exception(as_connection_error(exc))
         self._update_writer_ready()
 
     def pause_writing(self) -> None:

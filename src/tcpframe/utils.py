@@ -45,8 +45,10 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
 
     Bytes still unsent are sent first, as long as the peer keeps accepting
     them; a peer that accepts none for `CLOSE_STALL_TIMEOUT` seconds (it
-    stopped reading, or over TLS does not answer our close_notify) gets the
-    connection aborted instead, so that closing never hangs.
+    stopped reading) gets the connection aborted instead, so that closing
+    never hangs. Over TLS the TLS shutdown's own timeout bounds the wait
+    instead: ``ssl_shutdown_timeout``, 30 s unless the connection was made
+    with another.
 
     Parameters
     ----------
@@ -58,6 +60,8 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
     ssl.SSLError
         If a TLS connection did not shut down cleanly (e.g. the peer sent
         data after our close_notify); it is closed all the same.
+    TimeoutError
+        If a TLS shutdown timed out; the connection was aborted.
     """
     try:
         transport = writer.transport
@@ -66,6 +70,11 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
         # drops its protocol (and then fails get_write_buffer_size).
         if isinstance(writer, FrameWriter) or not transport.is_closing():
             writer.close()
+        # Over TLS, what the TLS layer has passed to the TCP transport under
+        # it is not counted, so a stalled peer cannot be told from a slow one.
+        if transport.get_extra_info("sslcontext") is not None or not transport.get_write_buffer_size():
+            await writer.wait_closed()
+            return
         closed = asyncio.ensure_future(writer.wait_closed())
         try:
             while True:

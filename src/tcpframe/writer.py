@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FLUSH_SIZE", "FrameWriter"]
+__all__ = ["FLUSH_SIZE", "FrameWriter", "as_connection_error"]
 
 import asyncio
 import typing
@@ -19,6 +19,20 @@ if typing.TYPE_CHECKING:
 # at the next turn of the event loop, or when this connection's reader is
 # about to wait, whichever comes first.
 FLUSH_SIZE = 2**16
+
+
+def as_connection_error(exc: BaseException) -> ConnectionError:
+    """Return how a write learns that the connection was lost with ``exc``.
+
+    ``exc`` itself if it is a `ConnectionError`; else (over TLS, an
+    `ssl.SSLError`, or asyncio's "SSL shutdown timed out") a
+    `ConnectionResetError` whose cause is ``exc``.
+    """
+    if isinstance(exc, ConnectionError):
+        return exc
+    error = ConnectionResetError(f"Connection lost: {exc!r}")
+    error.__cause__ = exc
+    return error
 
 
 class FrameWriter:
@@ -242,7 +256,7 @@ class FrameWriter:
         """
         exc = self._reader.exception()
         if exc is not None:
-            raise exc
+            raise as_connection_error(exc)
         if self._transport.is_closing():
             # Let connection_lost run, so the wait below sees the loss.
             await asyncio.sleep(0)
