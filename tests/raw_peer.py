@@ -100,12 +100,12 @@ class RawPeer:
         else:
             self._incoming.write_eof()
 
-    async def send(self, data: bytes) -> None:
-        """Send all of ``data``."""
+    async def send(self, data: bytes, timeout: float = STD_TIMEOUT) -> None:
+        """Send all of ``data``; fail after ``timeout`` s."""
         if self.tls is None:
-            await within_timeout(self.loop.sock_sendall(self.sock, data))
+            await within_timeout(self.loop.sock_sendall(self.sock, data), timeout)
             return
-        async with asyncio.timeout(STD_TIMEOUT):
+        async with asyncio.timeout(timeout):
             for start in range(0, len(data), TLS_SEND_CHUNK):
                 self.tls.write(data[start : start + TLS_SEND_CHUNK])
                 await self._flush()

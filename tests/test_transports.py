@@ -27,12 +27,6 @@ pytestmark = pytest.mark.all_event_loops
 
 MiB = 2**20
 
-# The most bytes one receive adds to a reader's buffer: 64 KiB from a
-# socket (tcpframe's chunk size; uvloop asks for as much), up to what
-# asyncio's TLS layer has decrypted at once (its read buffer pauses the
-# socket at 256 KiB).
-MOST_ONE_RECEIVE = {"tcp": 2**16, "unix": 2**16, "tls": 2**19}
-
 
 class Sample(ctypes.Structure):
     _pack_ = 1
@@ -188,7 +182,7 @@ async def test_a_fast_sender_against_a_reader_that_does_not_read_stays_bounded_a
         await asyncio.sleep(0.001)
         most_buffered = max(most_buffered, len(server.reader._buffer))
     assert not write_task.done(), "the sender was not held back"
-    assert DEFAULT_HIGH_WATER <= most_buffered <= DEFAULT_HIGH_WATER + MOST_ONE_RECEIVE[transport.name]
+    assert DEFAULT_HIGH_WATER <= most_buffered <= DEFAULT_HIGH_WATER + transport.most_one_receive
     write_task.cancel()
     await asyncio.gather(write_task, return_exceptions=True)
     async with asyncio.timeout(4 * STD_TIMEOUT):

@@ -24,6 +24,13 @@ import trustme
 
 LOCALHOST = "127.0.0.1"
 
+# The most bytes one receive adds to a tcpframe reader's buffer: 64 KiB
+# from a socket (tcpframe's chunk size; uvloop asks for as much), up to
+# what asyncio's TLS layer decrypts at once (it stops reading from the
+# socket once 256 KiB are waiting to be decrypted). What a reader holds
+# stays within its high-water mark plus this.
+MOST_ONE_RECEIVE = {"tcp": 2**16, "unix": 2**16, "tls": 2**19}
+
 
 class TlsCertificates:
     """A test certificate authority and a server certificate it signed."""
@@ -31,17 +38,17 @@ class TlsCertificates:
     def __init__(self) -> None:
         self.authority = trustme.CA()
         self.server_certificate = self.authority.issue_cert("localhost", "127.0.0.1", "::1")
+        self._server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.server_certificate.configure_cert(self._server_context)
+        # As ssl.create_default_context() makes, but trusting only the test
+        # authority (loading the system's authorities takes ~20 ms).
+        self._client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.authority.configure_trust(self._client_context)
 
     def context(self, server_side: bool) -> ssl.SSLContext:
-        """Return a new context: a server's, with the certificate, or a
-        client's, trusting the authority."""
-        if server_side:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self.server_certificate.configure_cert(context)
-        else:
-            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-            self.authority.configure_trust(context)
-        return context
+        """Return the context of a server, with the certificate, or of a
+        client, trusting the authority and checking the server's name."""
+        return self._server_context if server_side else self._client_context
 
 
 class Transport:
@@ -69,6 +76,11 @@ class Transport:
     @property
     def tls(self) -> bool:
         return self.name == "tls"
+
+    @property
+    def most_one_receive(self) -> int:
+        """`MOST_ONE_RECEIVE` for this transport."""
+        return MOST_ONE_RECEIVE[self.name]
 
     def server_kwargs(self, host: str = LOCALHOST) -> dict[str, typing.Any]:
         """Keyword arguments that make a tcpframe server (or
