@@ -55,8 +55,9 @@ class TestCompiledKernels(KernelSpec):
 
 # Public names only one implementation has, and why.
 COMPILED_ONLY = {
-    # The exporter behind get_buffer's view; the twin offers a memoryview of a bytearray.
-    "receive_buffer": {"FreeTail"},
+    # The exporter behind get_buffer's view and the memory block it keeps
+    # alive; the twin offers a memoryview of a bytearray.
+    "receive_buffer": {"FreeTail", "Storage"},
     # Holds the items' buffers while they are copied; the twin holds memoryviews.
     "structs": {"StructViews"},
 }

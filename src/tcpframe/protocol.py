@@ -76,6 +76,8 @@ class FrameProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._connection_lost = True
         self.reader.note_connection_closing()
+        if self.writer is not None:
+            self.writer.discard_pending()
         if exc is None:
             self.reader.feed_eof()
             self._closed.set_result(None)

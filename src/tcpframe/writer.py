@@ -284,6 +284,14 @@ class FrameWriter:
         self._sent_recently = False
         self.flush()
 
+    def discard_pending(self) -> None:
+        """Drop what is pending: the connection is lost (the protocol calls
+        this), and uvloop's transports raise on a write after that."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._pending = bytearray()
+
     def _pending_grew(self) -> None:
         if len(self._pending) >= FLUSH_SIZE:
             self.flush()
