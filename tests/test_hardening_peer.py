@@ -1,9 +1,10 @@
 """Hardening: tcpframe clients and servers against an adversarial peer.
 
 The peer is a raw non-blocking socket (`raw_peer.RawPeer`) on 127.0.0.1,
-over plain TCP and over TLS (the ``peer_transport`` fixture), that sends garbage, overlong lines, one byte at a time, undecodable text
-and invalid JSON, closes or resets the connection at the worst moment,
-half-closes it, or crowds in as a second and third client. Each test says
+over plain TCP and over TLS (the ``peer_transport`` fixture), that sends
+garbage, overlong lines, one byte at a time, undecodable text and invalid
+JSON, closes or resets the connection at the worst moment, half-closes
+it, or crowds in as a second and third client. Each test says
 what the malformed input gets; in every case no byte is lost, nothing
 hangs (every wait is bounded) and the connection, or the next one, is
 still usable.
@@ -110,7 +111,9 @@ async def make_server(
 
 
 @pytest.fixture
-async def connect_peer(peer_transport: Transport) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable[RawPeer]]]:
+async def connect_peer(
+    peer_transport: Transport,
+) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable[RawPeer]]]:
     """Return ``await connect_peer(server, wait_connected=True)``: a `RawPeer`
     connected to ``server``; closed at teardown."""
     peers: list[RawPeer] = []

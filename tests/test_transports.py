@@ -248,7 +248,11 @@ CLOSES = {
 
 @pytest.mark.parametrize("close", sorted(CLOSES))
 async def test_a_clean_close_from_either_end_raises_nothing_and_logs_nothing_alarming(
-    connect_pair: typing.Callable, transport: Transport, make_recorder: type, caplog: pytest.LogCaptureFixture, close: str
+    connect_pair: typing.Callable,
+    transport: Transport,
+    make_recorder: type,
+    caplog: pytest.LogCaptureFixture,
+    close: str,
 ) -> None:
     """One end closes, the other notices (its connect_callback says so) and
     closes too, after the peer has closed: nothing raises, and nothing at

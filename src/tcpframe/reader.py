@@ -517,7 +517,7 @@ class FrameReader:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _take_waiter(self) -> asyncio.Future | None:
+    def _take_waiter(self) -> asyncio.Future[None] | None:
         """Unregister the waiting read, if any, and return its future."""
         waiter = self._waiter
         self._waiter = None
