@@ -23,7 +23,7 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
@@ -124,25 +124,35 @@ def writable_view(target: object) -> memoryview:
     return memoryview(target)
 
 
+@cython.final
+cdef class Storage:
+    """A block of receive-buffer memory (see the ``.pxd``)."""
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
+
+
 # get_buffer could wrap the free tail with PyMemoryView_FromMemory, but that
 # view would not own the memory: a caller keeping it past the next
 # get_buffer/feed would write into freed storage after a realloc. A FreeTail
-# instead counts its exports in the ReceiveBuffer, which refuses to
-# reallocate while any is alive (BufferError, like a resized bytearray).
+# instead keeps its Storage block alive and counts its exports there; the
+# buffer never reallocates or moves bytes within a block that has live
+# exports, it moves to a new block instead (see make_room).
 # The cost, one small object per get_buffer, is paid once per recv call.
 @cython.final
 cdef class FreeTail:
     """Exporter of the free tail that a `ReceiveBuffer` offers for receiving."""
 
-    cdef ReceiveBuffer owner
+    cdef Storage memory
     cdef Py_ssize_t offset
     cdef Py_ssize_t size
     cdef Py_ssize_t stride
 
     def __getbuffer__(self, Py_buffer* view, int flags):
-        # The address is computed per export: storage may have moved since
-        # this tail was offered, but offset + size still lies within it.
-        view.buf = self.owner.storage + self.offset
+        # The address is computed per export: the block may have been
+        # reallocated (it had no exports then) since this tail was offered,
+        # but it only ever grows, so offset + size still lies within it.
+        view.buf = self.memory.data + self.offset
         view.obj = self
         view.len = self.size
         view.readonly = 0
@@ -155,10 +165,10 @@ cdef class FreeTail:
         view.strides = &self.stride if flags & PyBUF_STRIDES else NULL
         view.suboffsets = NULL
         view.internal = NULL
-        self.owner.exports += 1
+        self.memory.exports += 1
 
     def __releasebuffer__(self, Py_buffer* view):
-        self.owner.exports -= 1
+        self.memory.exports -= 1
 
 
 @cython.final
@@ -180,13 +190,11 @@ cdef class ReceiveBuffer:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
         self.chunk_size = chunk_size
+        self.memory = Storage.__new__(Storage)
         self.start = self.end = 0
         self.offered = 0
         self.scan_separator = None
         self.scan_from = 0
-
-    def __dealloc__(self):
-        PyMem_Free(self.storage)
 
     def __len__(self):
         return self.end - self.start
@@ -194,18 +202,22 @@ cdef class ReceiveBuffer:
     def get_buffer(self, Py_ssize_t sizehint=-1):
         """Return a writable buffer for the transport to receive into.
 
-        The buffer is valid until the next call to `get_buffer` or `feed`.
+        The buffer is valid until the next call to `get_buffer` or `feed`;
+        one still held then is left alone (the bytes it receives are not
+        buffered), so a caller may ask for the next buffer first.
 
         Parameters
         ----------
         sizehint : `int`, optional
-            Wanted size; at least ``chunk_size`` bytes are offered anyway.
+            Wanted size. Exactly ``max(sizehint, chunk_size)`` bytes are
+            offered, so one receive adds at most that much.
         """
-        self.make_room(max(sizehint, self.chunk_size))
+        cdef Py_ssize_t size = max(sizehint, self.chunk_size)
+        self.make_room(size)
         cdef FreeTail tail = FreeTail.__new__(FreeTail)
-        tail.owner = self
+        tail.memory = self.memory
         tail.offset = self.end
-        tail.size = self.capacity - self.end
+        tail.size = size
         tail.stride = 1
         self.offered = tail.size
         return PyMemoryView_FromObject(tail)
@@ -390,6 +402,11 @@ cdef class ReceiveBuffer:
             self.start = self.end = 0
         if self.capacity - self.end >= size:
             return 0
+        if self.memory.exports:
+            # A view of a free tail is still alive: asyncio's TLS layer asks
+            # for the next buffer before it drops the last. Leave the block
+            # to the view and carry on in a new one.
+            return self.move_to_new_block(size)
         # Compact only when the consumed prefix is at least as long as the
         # unread bytes, so every byte moved is paid for by a byte consumed
         # and a slowly drained buffer is not moved over and over.
@@ -398,13 +415,7 @@ cdef class ReceiveBuffer:
             self.start = 0
             self.end = unread
             return 0
-        if self.exports:
-            raise BufferError(
-                "cannot grow the receive buffer while a view from get_buffer is alive"
-            )
-        if size > PY_SSIZE_T_MAX - unread:
-            raise MemoryError(f"cannot buffer {size} more bytes")
-        capacity = max(2 * self.capacity, unread + size)
+        capacity = self.grown_capacity(size)
         if self.start:
             memmove(self.storage, self.storage + self.start, unread)
             self.start = 0
@@ -412,9 +423,35 @@ cdef class ReceiveBuffer:
         storage = <char*>PyMem_Realloc(self.storage, capacity)
         if storage == NULL:
             raise MemoryError(f"cannot grow the receive buffer to {capacity} bytes")
-        self.storage = storage
+        self.storage = self.memory.data = storage
         self.capacity = capacity
         return 0
+
+    cdef int move_to_new_block(self, Py_ssize_t size) except -1:
+        """Copy the unread bytes to the front of a new block with ``size``
+        bytes free after them, and make it the storage."""
+        cdef Py_ssize_t unread = self.end - self.start
+        cdef Py_ssize_t capacity = self.capacity
+        if capacity - unread < size:
+            capacity = self.grown_capacity(size)
+        cdef Storage memory = Storage.__new__(Storage)
+        memory.data = <char*>PyMem_Malloc(capacity)
+        if memory.data == NULL:
+            raise MemoryError(f"cannot allocate a receive buffer of {capacity} bytes")
+        memcpy(memory.data, self.storage + self.start, unread)
+        self.memory = memory
+        self.storage = memory.data
+        self.capacity = capacity
+        self.start = 0
+        self.end = unread
+        return 0
+
+    cdef Py_ssize_t grown_capacity(self, Py_ssize_t size) except -1:
+        """Return the capacity to grow to for ``size`` more bytes."""
+        cdef Py_ssize_t unread = self.end - self.start
+        if size > PY_SSIZE_T_MAX - unread:
+            raise MemoryError(f"cannot buffer {size} more bytes")
+        return max(2 * self.capacity, unread + size)
 
     cdef Py_ssize_t locate_separator(self, object separator, Py_ssize_t limit) except -2:
         if limit < 0:

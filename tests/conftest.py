@@ -11,13 +11,16 @@ modules that need them are not collected, and the run says so.
 import asyncio
 import logging
 import socket
+import tempfile
 import typing
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 import tcpframe
 from tcpframe import _kernels
+from transports import TlsCertificates, Transport
 
 try:
     import uvloop
@@ -123,6 +126,28 @@ def localhost(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def tls_certificates() -> TlsCertificates:
+    """A certificate authority and a server certificate, made once per run."""
+    return TlsCertificates()
+
+
+@pytest.fixture(params=["tcp", "tls", "unix"])
+def transport(request: pytest.FixtureRequest, tls_certificates: TlsCertificates) -> typing.Iterator[Transport]:
+    """Each stream transport in turn: TCP, TLS and a Unix socket (see tests/transports.py)."""
+    # Not tmp_path: a Unix socket's path must be short (108 bytes on Linux).
+    with tempfile.TemporaryDirectory(prefix="tcpframe-") as folder:
+        yield Transport(request.param, tls_certificates, Path(folder))
+
+
+@pytest.fixture(params=["tcp", "tls"])
+def peer_transport(request: pytest.FixtureRequest, tls_certificates: TlsCertificates) -> Transport:
+    """TCP, then TLS: the transports a raw-socket peer (tests/raw_peer.py)
+    drives. A test that applies to TCP only says so with
+    ``@pytest.mark.parametrize("peer_transport", ["tcp"], indirect=True)``."""
+    return Transport(request.param, tls_certificates)
+
+
 @pytest.fixture
 def log() -> logging.Logger:
     return logging.getLogger("tcpframe.tests")
@@ -224,11 +249,13 @@ def make_recorder() -> type[ConnectRecorder]:
 
 @pytest.fixture
 async def connect_pair(log: logging.Logger) -> AsyncIterator[Callable[..., typing.Awaitable[tuple]]]:
-    """Return ``await connect_pair(host=..., server_class=..., server_kwargs=..., client_kwargs=...)``.
+    """Return ``await connect_pair(host=..., server_class=..., server_kwargs=..., client_kwargs=..., transport=...)``.
 
     It starts a server (a `tcpframe.OneClientServer` by default) on a free
-    port of ``host``, connects a `tcpframe.Client`, waits until the server
-    sees it, and returns ``(server, client)``. Both are closed at teardown.
+    port of ``host``, or on a new address of ``transport`` (a `Transport`,
+    e.g. the ``transport`` fixture), connects a `tcpframe.Client`, waits
+    until the server sees it, and returns ``(server, client)``. Both are
+    closed at teardown.
     """
     opened: list[tcpframe.BaseClientOrServer] = []
 
@@ -237,11 +264,13 @@ async def connect_pair(log: logging.Logger) -> AsyncIterator[Callable[..., typin
         server_class: type = tcpframe.OneClientServer,
         server_kwargs: dict | None = None,
         client_kwargs: dict | None = None,
+        transport: Transport | None = None,
     ) -> tuple:
-        server = server_class(host=host, port=0, log=log, **(server_kwargs or {}))
+        transport = transport or Transport("tcp")
+        server = server_class(log=log, **transport.server_kwargs(host), **(server_kwargs or {}))
         opened.append(server)
         await asyncio.wait_for(server.start_task, STD_TIMEOUT)
-        client = tcpframe.Client(host=host, port=server.port, log=log, **(client_kwargs or {}))
+        client = tcpframe.Client(log=log, **transport.client_kwargs(server), **(client_kwargs or {}))
         opened.append(client)
         await asyncio.wait_for(client.start_task, STD_TIMEOUT)
         await asyncio.wait_for(server.connected_task, STD_TIMEOUT)

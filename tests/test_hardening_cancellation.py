@@ -3,7 +3,7 @@
 A read cancelled while it waits (by `asyncio.wait_for`, `asyncio.timeout`
 or `Task.cancel`) consumes nothing: the next read gets every byte, in
 order. That holds on a bare `tcpframe.FrameReader` fed by hand, on a
-`tcpframe.Client` over loopback, and in the narrow window where the data
+`tcpframe.Client` over loopback (TCP and TLS), and in the narrow window where the data
 has arrived and woken the read but the cancelled task has not run yet. A
 write cancelled while it waits in ``drain()`` leaves the writer usable:
 what it had written is still sent, and later writes arrive intact after it.
@@ -20,7 +20,8 @@ import typing
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
+from raw_peer import STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from transports import Transport
 
 # A write loop stops after this many writes: enough to fill any socket buffers
 # many times over, so a loop that never blocks fails its test instead of hanging it.
@@ -106,6 +107,31 @@ async def test_cancelling_a_read_after_its_data_woke_it_but_before_it_ran_loses_
         assert await reader.readexactly(4) == b"more"
 
 
+@pytest.mark.parametrize("ending", ["data", "eof"])
+@pytest.mark.parametrize("kind", READ_KINDS)
+async def test_a_read_started_after_data_woke_another_read_is_not_left_waiting(kind: str, ending: str) -> None:
+    """A second read starts waiting after the frame woke the first read but
+    before the first ran (asyncio.StreamReader then loses the second
+    read's waiter, which waits forever): the first gets its frame, and the
+    second is woken by its own bytes, or raises at EOF."""
+    reader = tcpframe.FrameReader()
+    frame = frame_for(kind)
+    first = start_read(reader, kind)
+    await let_tasks_run()
+    reader.feed_data(frame)  # wakes the first read; it has not run yet
+    more = b"m" * 20
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.01, reader.feed_data if ending == "data" else lambda _: reader.feed_eof(), more)
+    async with asyncio.timeout(STD_TIMEOUT):
+        if ending == "data":
+            assert await reader.readexactly(len(more)) == more  # waits: needs more than is buffered
+        else:
+            with pytest.raises(asyncio.IncompleteReadError) as error:
+                await reader.readexactly(len(more))
+            assert error.value.partial == b""
+        assert await first == frame
+
+
 async def test_cancelled_reads_do_not_leave_a_waiter_behind() -> None:
     """After many cancelled reads, a new read is not refused as a second
     waiter, and it still gets every byte."""
@@ -124,20 +150,21 @@ async def test_cancelled_reads_do_not_leave_a_waiter_behind() -> None:
 
 @pytest.fixture
 async def client_and_peer(
-    log: logging.Logger, make_recorder: type
+    log: logging.Logger, make_recorder: type, peer_transport: Transport
 ) -> typing.AsyncIterator[tuple[tcpframe.Client, RawPeer, typing.Any]]:
     """A `tcpframe.Client` connected to a raw peer, and its connect recorder."""
-    listener = RawListener()
+    listener = RawListener(peer_transport.peer_context(server_side=True))
     recorder = make_recorder()
-    client = tcpframe.Client(host=LOCALHOST, port=listener.port, log=log, connect_callback=recorder.callback)
+    client = tcpframe.Client(log=log, connect_callback=recorder.callback, **peer_transport.client_kwargs(listener))
     peer = await listener.accept()
     try:
         await within_timeout(client.start_task)
         yield client, peer, recorder
     finally:
-        await within_timeout(client.close())
+        # The peer first: a TLS client's close waits for its peer's close_notify.
         peer.close()
         listener.close()
+        await within_timeout(client.close())
 
 
 CLIENT_READS = {
@@ -244,12 +271,13 @@ async def test_cancelling_a_client_write_blocked_in_drain_leaves_the_writer_usab
     assert recorder.states == [True]
 
 
-async def test_cancelling_frame_writer_drain_leaves_the_writer_usable() -> None:
+async def test_cancelling_frame_writer_drain_leaves_the_writer_usable(peer_transport: Transport) -> None:
     """On `tcpframe.open_connection` streams: drain cancelled while the peer
     is not reading; the writer then drains and sends normally."""
-    listener = RawListener()
-    reader, writer = await within_timeout(tcpframe.open_connection(LOCALHOST, listener.port))
+    listener = RawListener(peer_transport.peer_context(server_side=True))
+    connecting = asyncio.create_task(tcpframe.open_connection(**peer_transport.client_kwargs(listener)))
     peer = await listener.accept()
+    reader, writer = await within_timeout(connecting)
     try:
         writer.transport.set_write_buffer_limits(high=2**16)
         written = bytearray()
@@ -277,9 +305,9 @@ async def test_cancelling_frame_writer_drain_leaves_the_writer_usable() -> None:
         await peer.send(b"reply")
         assert await within_timeout(reader.readexactly(5)) == b"reply"
     finally:
-        await within_timeout(tcpframe.close_stream_writer(writer))
         peer.close()
         listener.close()
+        await within_timeout(tcpframe.close_stream_writer(writer))
 
 
 async def test_many_cancelled_drains_leave_no_waiters_behind(client_and_peer: tuple) -> None:

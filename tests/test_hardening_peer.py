@@ -1,9 +1,10 @@
 """Hardening: tcpframe clients and servers against an adversarial peer.
 
-The peer is a raw non-blocking socket (`raw_peer.RawPeer`) on 127.0.0.1
-that sends garbage, overlong lines, one byte at a time, undecodable text
-and invalid JSON, closes or resets the connection at the worst moment,
-half-closes it, or crowds in as a second and third client. Each test says
+The peer is a raw non-blocking socket (`raw_peer.RawPeer`) on 127.0.0.1,
+over plain TCP and over TLS (the ``peer_transport`` fixture), that sends
+garbage, overlong lines, one byte at a time, undecodable text and invalid
+JSON, closes or resets the connection at the worst moment, half-closes
+it, or crowds in as a second and third client. Each test says
 what the malformed input gets; in every case no byte is lost, nothing
 hangs (every wait is bounded) and the connection, or the next one, is
 still usable.
@@ -17,6 +18,7 @@ import json
 import logging
 import random
 import socket
+import ssl
 import time
 import typing
 
@@ -24,6 +26,7 @@ import pytest
 
 import tcpframe
 from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from transports import Transport
 
 # A write loop stops after this many writes: enough to fill any socket buffers
 # many times over, so a loop that never blocks fails its test instead of hanging it.
@@ -50,9 +53,12 @@ def telemetry(sequence: int) -> Telemetry:
 assert ctypes.sizeof(Telemetry) == 24
 
 
+TCP_ONLY = pytest.mark.parametrize("peer_transport", ["tcp"], indirect=True)
+
+
 @pytest.fixture
 async def connect_client(
-    log: logging.Logger, make_recorder: type
+    log: logging.Logger, make_recorder: type, peer_transport: Transport
 ) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable[tuple]]]:
     """Return ``await connect_client(**client_kwargs)``: ``(client, peer, recorder)``.
 
@@ -64,11 +70,11 @@ async def connect_client(
     sockets: list[RawListener | RawPeer] = []
 
     async def connect(**client_kwargs: typing.Any) -> tuple:
-        listener = RawListener()
+        listener = RawListener(peer_transport.peer_context(server_side=True))
         sockets.append(listener)
         recorder = make_recorder()
         client = tcpframe.Client(
-            host=LOCALHOST, port=listener.port, log=log, connect_callback=recorder.callback, **client_kwargs
+            log=log, connect_callback=recorder.callback, **peer_transport.client_kwargs(listener), **client_kwargs
         )
         clients.append(client)
         peer = await listener.accept()
@@ -78,23 +84,23 @@ async def connect_client(
         return client, peer, recorder
 
     yield connect
-    try:
-        for client in clients:
-            await within_timeout(client.close())
-    finally:
-        for sock in sockets:
-            sock.close()
+    # The peers first: a TLS client's close waits for its peer's close_notify.
+    for sock in sockets:
+        sock.close()
+    for client in clients:
+        await within_timeout(client.close())
 
 
 @pytest.fixture
-async def make_server(log: logging.Logger) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable]]:
+async def make_server(
+    log: logging.Logger, peer_transport: Transport
+) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable]]:
     """Return ``await make_server(server_class=OneClientServer, **kwargs)``:
     a started server on a free port of 127.0.0.1, closed at teardown."""
     servers: list[tcpframe.OneClientServer] = []
 
     async def make(server_class: type = tcpframe.OneClientServer, **kwargs: typing.Any) -> typing.Any:
-        kwargs.setdefault("host", LOCALHOST)
-        server = server_class(port=0, log=log, **kwargs)
+        server = server_class(log=log, **peer_transport.server_kwargs(), **kwargs)
         servers.append(server)
         await within_timeout(server.start_task)
         return server
@@ -105,13 +111,15 @@ async def make_server(log: logging.Logger) -> typing.AsyncIterator[typing.Callab
 
 
 @pytest.fixture
-async def connect_peer() -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable[RawPeer]]]:
+async def connect_peer(
+    peer_transport: Transport,
+) -> typing.AsyncIterator[typing.Callable[..., typing.Awaitable[RawPeer]]]:
     """Return ``await connect_peer(server, wait_connected=True)``: a `RawPeer`
     connected to ``server``; closed at teardown."""
     peers: list[RawPeer] = []
 
     async def connect(server: tcpframe.OneClientServer, wait_connected: bool = True) -> RawPeer:
-        peer = await RawPeer.connect(server.port)
+        peer = await RawPeer.connect(server.port, tls=peer_transport.peer_context(server_side=False))
         peers.append(peer)
         if wait_connected:
             await within_timeout(server.connected_task)
@@ -197,7 +205,7 @@ async def test_random_garbage_lines_through_read_str_are_text_decode_errors_or_o
 
 
 async def test_random_garbage_makes_a_read_loop_server_drop_that_client_and_serve_the_next(
-    make_server: typing.Callable, connect_peer: typing.Callable, log: logging.Logger
+    make_server: typing.Callable, connect_peer: typing.Callable, log: logging.Logger, peer_transport: Transport
 ) -> None:
     """Garbage gets: the read loop's UnicodeDecodeError is logged and the
     client is disconnected; the server serves the next client."""
@@ -206,7 +214,7 @@ async def test_random_garbage_makes_a_read_loop_server_drop_that_client_and_serv
     await peer.send(b"\xff\xfe\x00garbage" + random.Random(1).randbytes(3000) + b"\r\n")
     assert await peer.recv_until_eof() == b""
     await wait_until(lambda: not server.connected)
-    async with tcpframe.Client(host=LOCALHOST, port=server.port, log=log) as client:
+    async with tcpframe.Client(log=log, **peer_transport.client_kwargs(server)) as client:
         await within_timeout(server.connected_task)
         await client.write_str("hello after garbage")
         assert await server.get_next_data() == "hello after garbage"
@@ -434,6 +442,50 @@ async def test_peer_reset_while_a_write_waits_for_drain_raises_connection_error_
     assert not client.connected
 
 
+@pytest.mark.parametrize("peer_transport", ["tls"], indirect=True)
+@pytest.mark.all_event_loops
+async def test_a_tls_peer_that_vanishes_without_close_notify_ends_a_blocked_read_as_a_tcp_close_does(
+    connect_client: typing.Callable,
+) -> None:
+    """A TLS peer that closes its socket without close_notify gets what a
+    TCP close gets (asyncio's TLS layer reports the end of the stream as
+    EOF): IncompleteReadError with exactly the bytes sent, never a hang;
+    the client calls back and refuses further calls."""
+    client, peer, recorder = await connect_client()
+    read_task = asyncio.create_task(client.read_into(Telemetry()))
+    await peer.send(b"0123456789")  # part of a struct
+    await asyncio.sleep(0.02)
+    assert not read_task.done()
+    peer.sock.close()  # no close_notify
+    with pytest.raises(asyncio.IncompleteReadError) as error:
+        await within_timeout(read_task)
+    assert error.value.partial == b"0123456789"
+    assert await recorder.next() is False
+    assert not client.connected
+    with pytest.raises(ConnectionError, match="Not connected"):
+        await client.write(b"x")
+
+
+@pytest.mark.parametrize("peer_transport", ["tls"], indirect=True)
+@pytest.mark.all_event_loops
+async def test_bytes_that_are_not_tls_records_end_a_blocked_read_with_ssl_error_and_call_back(
+    connect_client: typing.Callable,
+) -> None:
+    """Garbage where TLS records should be (under the TLS layer) gets:
+    ssl.SSLError from the blocked read, after the client closed and called
+    back, as for any lost connection; writes raise ConnectionError."""
+    client, peer, recorder = await connect_client()
+    read_task = asyncio.create_task(client.read_str())
+    await asyncio.sleep(0.02)
+    await within_timeout(peer.loop.sock_sendall(peer.sock, random.Random(5).randbytes(2000)))
+    with pytest.raises(ssl.SSLError):
+        await within_timeout(read_task)
+    assert recorder.states == [True, False]
+    assert not client.connected
+    with pytest.raises(ConnectionError, match="Not connected"):
+        await client.write(b"x")
+
+
 async def test_client_reset_during_a_server_read_and_write_lets_the_server_serve_the_next_client(
     make_server: typing.Callable, connect_peer: typing.Callable, make_recorder: type
 ) -> None:
@@ -475,6 +527,7 @@ async def test_client_reset_during_a_server_read_and_write_lets_the_server_serve
 # --- Half-close -------------------------------------------------------------------------
 
 
+@TCP_ONLY  # TLS has no half-close
 @pytest.mark.all_event_loops
 async def test_peer_half_close_gives_reads_eof_while_writes_still_reach_the_peer(
     connect_client: typing.Callable,
@@ -526,6 +579,7 @@ async def test_half_close_on_raw_frame_streams_keeps_the_write_side_open(log: lo
         listener.close()
 
 
+@TCP_ONLY  # TLS has no half-close
 async def test_client_half_close_lets_the_server_reply_before_reading_then_closes(
     make_server: typing.Callable, connect_peer: typing.Callable, make_recorder: type
 ) -> None:
@@ -636,10 +690,16 @@ async def test_a_second_and_third_client_are_turned_away_while_the_first_keeps_w
 
 
 @pytest.fixture
-def short_close_stall_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Make close_stream_writer give up on a stalled peer after 0.2 s (not 5 s)."""
-    monkeypatch.setattr(tcpframe.utils, "CLOSE_STALL_TIMEOUT", 0.2)
-    return 0.2
+def short_close_timeouts(monkeypatch: pytest.MonkeyPatch, peer_transport: Transport) -> dict[str, float]:
+    """Make closing give up on a stalled peer after SHORT_CLOSE_TIMEOUT s:
+    close_stream_writer over TCP (not after 5 s), and the TLS shutdown
+    over TLS (not after 30 s) if the returned keyword arguments are passed
+    to the client or server."""
+    monkeypatch.setattr(tcpframe.utils, "CLOSE_STALL_TIMEOUT", SHORT_CLOSE_TIMEOUT)
+    return {"ssl_shutdown_timeout": SHORT_CLOSE_TIMEOUT} if peer_transport.tls else {}
+
+
+SHORT_CLOSE_TIMEOUT = 0.2
 
 
 async def write_until_blocked(end: tcpframe.BaseClientOrServer) -> tuple[asyncio.Task, bytearray]:
@@ -665,14 +725,14 @@ async def write_until_blocked(end: tcpframe.BaseClientOrServer) -> tuple[asyncio
 
 @pytest.mark.all_event_loops
 async def test_closing_a_client_whose_peer_stopped_reading_aborts_instead_of_hanging(
-    connect_client: typing.Callable, short_close_stall_timeout: float
+    connect_client: typing.Callable, short_close_timeouts: dict
 ) -> None:
     """A peer that stops reading while we have bytes unsent gets: close()
     still returns (after the peer accepted nothing for CLOSE_STALL_TIMEOUT
-    s, the connection is aborted and the unsent bytes dropped), the
-    callback reports the disconnect, and what the peer does get is a prefix
-    of what was written."""
-    client, peer, recorder = await connect_client()
+    s, or over TLS when the TLS shutdown times out, the connection is
+    aborted and the unsent bytes dropped), the callback reports the
+    disconnect, and what the peer does get is a prefix of what was written."""
+    client, peer, recorder = await connect_client(**short_close_timeouts)
     write_task, written = await write_until_blocked(client)
     await within_timeout(client.close(), timeout=3)
     assert recorder.states == [True, False]
@@ -684,11 +744,11 @@ async def test_closing_a_client_whose_peer_stopped_reading_aborts_instead_of_han
 
 
 async def test_a_server_closing_a_client_that_stopped_reading_does_not_hang_and_serves_the_next(
-    make_server: typing.Callable, connect_peer: typing.Callable, short_close_stall_timeout: float
+    make_server: typing.Callable, connect_peer: typing.Callable, short_close_timeouts: dict
 ) -> None:
     """A client that stops reading gets: close_client() returns, so the
     server (e.g. its heartbeat monitor) is not stuck and serves the next client."""
-    server = await make_server()
+    server = await make_server(**short_close_timeouts)
     await connect_peer(server)
     write_task, _ = await write_until_blocked(server)
     await within_timeout(server.close_client(), timeout=3)
@@ -700,7 +760,7 @@ async def test_a_server_closing_a_client_that_stopped_reading_does_not_hang_and_
 
 
 async def test_closing_still_delivers_every_byte_to_a_slow_but_steady_reader(
-    connect_client: typing.Callable, short_close_stall_timeout: float
+    connect_client: typing.Callable, short_close_timeouts: dict, peer_transport: Transport
 ) -> None:
     """A peer that reads slowly but keeps reading gets: every byte written
     before close(), then EOF; close() waits for that instead of aborting."""
@@ -709,18 +769,20 @@ async def test_closing_still_delivers_every_byte_to_a_slow_but_steady_reader(
     client.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**16)
     client.writer.write(data)
     await asyncio.sleep(0.01)
-    assert client.writer.transport.get_write_buffer_size() > 0  # close has bytes to wait for
+    # Close has bytes to wait for. (asyncio's TLS transport counts only
+    # what it has not yet handed to the TCP transport below it.)
+    assert client.writer.transport.get_write_buffer_size() > 0 or peer_transport.tls
     close_task = asyncio.create_task(client.close())
     started = time.monotonic()
     received = bytearray()
     async with asyncio.timeout(10):
-        while chunk := await peer.loop.sock_recv(peer.sock, 2**16):
+        while chunk := await peer.recv_some(2**16):
             received += chunk
             await asyncio.sleep(0.005)  # slower than the writer, but steady
     assert received == data
     await within_timeout(close_task)
     # The close outlasted several stall timeouts: progress kept it waiting.
-    assert time.monotonic() - started > 2 * short_close_stall_timeout
+    assert time.monotonic() - started > 2 * SHORT_CLOSE_TIMEOUT
 
 
 # --- Checksummed frames ------------------------------------------------------------------------

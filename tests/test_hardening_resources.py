@@ -1,5 +1,7 @@
 """Hardening: memory stays bounded under load, and nothing leaks.
 
+Every test runs over TCP and over TLS (the ``peer_transport`` fixture).
+
 * A fast sender (a thread writing as fast as loopback takes it, 512 MiB
   offered) against a slow reader: the receive buffer pauses the socket at
   its high-water mark, so peak RSS grows by a few MiB, not by what is
@@ -19,6 +21,7 @@ import asyncio
 import gc
 import logging
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -29,10 +32,11 @@ import psutil
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, RawPeer, within_timeout
+from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer
 from tcpframe.reader import DEFAULT_HIGH_WATER
 from tcpframe.writer import FLUSH_SIZE
+from transports import Transport
 
 MiB = 2**20
 OFFERED = 512 * MiB
@@ -43,18 +47,34 @@ PATTERN = bytes(range(256)) * (MiB // 256)
 class FastSender(threading.Thread):
     """Send ``total`` bytes of the counting pattern on a blocking socket as
     fast as the other end lets us; stop early when told or when the
-    connection ends."""
+    connection ends. Given a TLS context, speak TLS. `start` the thread
+    (it does the TLS handshake), then `begin` sending."""
 
-    def __init__(self, sock: socket.socket, total: int = OFFERED) -> None:
+    def __init__(
+        self, sock: socket.socket, total: int = OFFERED, tls: ssl.SSLContext | None = None, server_side: bool = True
+    ) -> None:
         super().__init__(daemon=True)
         sock.setblocking(True)
-        sock.settimeout(0.1)
+        sock.settimeout(STD_TIMEOUT)
         self.sock = sock
         self.total = total
+        self.tls = tls
+        self.server_side = server_side
         self.sent = 0
+        self.beginning = threading.Event()
         self.stopping = threading.Event()
 
+    def begin(self) -> None:
+        self.beginning.set()
+
     def run(self) -> None:
+        if self.tls is not None:
+            hostname = None if self.server_side else LOCALHOST
+            self.sock = self.tls.wrap_socket(self.sock, server_side=self.server_side, server_hostname=hostname)
+        self.sock.settimeout(0.1)
+        while not self.beginning.wait(0.01):
+            if self.stopping.is_set():
+                return
         view = memoryview(PATTERN)
         while self.sent < self.total and not self.stopping.is_set():
             try:
@@ -129,13 +149,15 @@ async def read_slowly(reader: typing.Any, receive_buffer: typing.Any, seconds: f
     return offset, most_buffered
 
 
-def assert_bounded(memory: PeakMemory, most_buffered: int, sender: FastSender, read: int) -> None:
+def assert_bounded(
+    memory: PeakMemory, most_buffered: int, sender: FastSender, read: int, transport: Transport
+) -> None:
     print(
         f"peak RSS growth {memory.growth / MiB:.1f} MiB, most buffered {most_buffered / MiB:.2f} MiB,"
         f" sent {sender.sent / MiB:.0f} of {OFFERED / MiB:.0f} MiB offered, read {read / MiB:.0f} MiB"
     )
     # What the reader may hold: the high-water mark plus one receive.
-    assert most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB, most_buffered
+    assert most_buffered <= DEFAULT_HIGH_WATER + transport.most_one_receive, most_buffered
     assert memory.growth < 64 * MiB, f"peak RSS grew by {memory.growth / MiB:.1f} MiB"
     # The sender was held back: far from all it offered got through.
     assert sender.sent < OFFERED // 2
@@ -147,59 +169,60 @@ def assert_bounded(memory: PeakMemory, most_buffered: int, sender: FastSender, r
 
 @pytest.mark.all_event_loops
 async def test_a_fast_sender_cannot_make_a_slow_client_buffer_more_than_its_high_water_mark(
-    log: logging.Logger,
+    log: logging.Logger, peer_transport: Transport
 ) -> None:
-    listener = socket.create_server((LOCALHOST, 0))
-    listener.setblocking(False)
-    client = tcpframe.Client(host=LOCALHOST, port=listener.getsockname()[1], log=log)
-    sock, _ = await within_timeout(asyncio.get_running_loop().sock_accept(listener))
-    sender = FastSender(sock)
+    listener = RawListener()  # accepted raw: the sender's thread does any TLS
+    client = tcpframe.Client(log=log, **peer_transport.client_kwargs(listener))
+    sock, _ = await within_timeout(asyncio.get_running_loop().sock_accept(listener.sock))
+    sender = FastSender(sock, tls=peer_transport.peer_context(server_side=True))
+    sender.start()
     try:
         await within_timeout(client.start_task)
         with PeakMemory() as memory:
-            sender.start()
+            sender.begin()
             read, most_buffered = await read_slowly(client, client.reader._buffer, seconds=1.0)
     finally:
-        await within_timeout(client.close())
         sender.stop()
+        await within_timeout(client.close())
         listener.close()
-    assert_bounded(memory, most_buffered, sender, read)
+    assert_bounded(memory, most_buffered, sender, read, peer_transport)
 
 
 async def test_a_fast_client_cannot_make_a_slow_server_buffer_more_than_its_high_water_mark(
-    log: logging.Logger,
+    log: logging.Logger, peer_transport: Transport
 ) -> None:
-    server = tcpframe.OneClientServer(host=LOCALHOST, port=0, log=log)
+    server = tcpframe.OneClientServer(log=log, **peer_transport.server_kwargs())
     await within_timeout(server.start_task)
     sock = socket.create_connection((LOCALHOST, server.port))
-    sender = FastSender(sock)
+    sender = FastSender(sock, tls=peer_transport.peer_context(server_side=False), server_side=False)
+    sender.start()
     try:
         await within_timeout(server.connected_task)
         with PeakMemory() as memory:
-            sender.start()
+            sender.begin()
             read, most_buffered = await read_slowly(server, server.reader._buffer, seconds=1.0)
     finally:
         sender.stop()
         await within_timeout(server.close())
-    assert_bounded(memory, most_buffered, sender, read)
+    assert_bounded(memory, most_buffered, sender, read, peer_transport)
 
 
 # --- A client that floods an echo server and does not read --------------------------
 
 
 async def test_an_echo_server_flooded_by_a_client_that_does_not_read_stays_bounded_and_loses_nothing(
-    log: logging.Logger,
+    log: logging.Logger, peer_transport: Transport
 ) -> None:
     """The server's writes wait in drain, so it stops reading, so its
     receive buffer pauses at the high-water mark and the flooding client is
     held back by TCP. Once the client reads, every line comes back."""
     lines = [b"%07d " % i + b"e" * 1000 + b"\r\n" for i in range(16_000)]  # ~16 MiB
     flood = b"".join(lines)
-    async with EchoServer(port=0, log=log) as server:
-        peer = await RawPeer.connect(server.port)
+    async with EchoServer(log=log, **peer_transport.server_kwargs()) as server:
+        peer = await RawPeer.connect(server.port, tls=peer_transport.peer_context(server_side=False))
         try:
             await within_timeout(server.connected_task)
-            send_task = asyncio.create_task(asyncio.get_running_loop().sock_sendall(peer.sock, flood))
+            send_task = asyncio.create_task(peer.send(flood, timeout=20))
             most_buffered = most_pending = 0
             for _ in range(300):  # 0.3 s of flooding with nobody reading
                 await asyncio.sleep(0.001)
@@ -207,7 +230,7 @@ async def test_an_echo_server_flooded_by_a_client_that_does_not_read_stays_bound
                 writer = server.writer
                 most_pending = max(most_pending, writer.transport.get_write_buffer_size() + len(writer._pending))
             assert not send_task.done()  # the client is held back
-            assert most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB
+            assert most_buffered <= DEFAULT_HIGH_WATER + peer_transport.most_one_receive
             high_water = server.writer.transport.get_write_buffer_limits()[1]
             assert most_pending <= high_water + FLUSH_SIZE + len(lines[0])
             echoed = await peer.recv_exactly(len(flood), timeout=20)
@@ -238,17 +261,18 @@ ENDINGS = ["client_close", "server_close_client", "client_reset", "raw_close", "
 
 
 async def connect_and_end(
-    server: tcpframe.TestOneClientReadLoopServer, log: logging.Logger, ending: str
+    server: tcpframe.TestOneClientReadLoopServer, log: logging.Logger, ending: str, transport: Transport
 ) -> None:
     """Connect one client, exchange a line each way, end the connection in
     the given way, and wait until the server has closed its end."""
+    tls = transport.peer_context(server_side=False)
     if ending.startswith("raw"):
-        peer = await RawPeer.connect(server.port)
+        peer = await RawPeer.connect(server.port, tls=tls)
         await peer.send(b"raw\r\n")
         assert await server.get_next_data() == "raw"
         peer.reset() if ending == "raw_reset" else peer.close()
     else:
-        client = tcpframe.Client(host=LOCALHOST, port=server.port, log=log)
+        client = tcpframe.Client(log=log, **transport.client_kwargs(server))
         await within_timeout(client.start_task)
         await within_timeout(server.connected_task)
         await client.write_str("ping")
@@ -256,7 +280,7 @@ async def connect_and_end(
         await server.write_str("pong")
         assert await within_timeout(client.read_str()) == "pong"
         if ending == "rejected":
-            intruder = await RawPeer.connect(server.port)
+            intruder = await RawPeer.connect(server.port, tls=tls)
             assert await intruder.recv_until_eof() == b""
             intruder.close()
         if ending == "server_close_client":
@@ -275,17 +299,19 @@ async def connect_and_end(
 
 
 @pytest.mark.all_event_loops
-async def test_connect_disconnect_cycles_leave_no_fds_tasks_transports_or_warnings(log: logging.Logger) -> None:
-    server = tcpframe.TestOneClientReadLoopServer(port=0, log=log)
+async def test_connect_disconnect_cycles_leave_no_fds_tasks_transports_or_warnings(
+    log: logging.Logger, peer_transport: Transport
+) -> None:
+    server = tcpframe.TestOneClientReadLoopServer(log=log, **peer_transport.server_kwargs())
     try:
         await within_timeout(server.start_task)
         for ending in ENDINGS:  # warm up: first-use allocations are not leaks
-            await connect_and_end(server, log, ending)
+            await connect_and_end(server, log, ending, peer_transport)
         before = count_resources()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for cycle in range(500):
-                await connect_and_end(server, log, ENDINGS[cycle % len(ENDINGS)])
+                await connect_and_end(server, log, ENDINGS[cycle % len(ENDINGS)], peer_transport)
             after = count_resources()
         resource_warnings = [w for w in caught if issubclass(w.category, ResourceWarning)]
     finally:
@@ -294,12 +320,12 @@ async def test_connect_disconnect_cycles_leave_no_fds_tasks_transports_or_warnin
     assert resource_warnings == []
 
 
-async def test_a_closed_server_and_client_leave_no_fds_or_tasks(log: logging.Logger) -> None:
+async def test_a_closed_server_and_client_leave_no_fds_or_tasks(log: logging.Logger, peer_transport: Transport) -> None:
     """Servers and clients made and closed leave the process as it was."""
     before = count_resources()
     for _ in range(20):
-        async with tcpframe.OneClientServer(host=LOCALHOST, port=0, log=log) as server:
-            async with tcpframe.Client(host=LOCALHOST, port=server.port, log=log) as client:
+        async with tcpframe.OneClientServer(log=log, **peer_transport.server_kwargs()) as server:
+            async with tcpframe.Client(log=log, **peer_transport.client_kwargs(server)) as client:
                 await within_timeout(server.connected_task)
                 await client.write(b"x\r\n")
                 assert await within_timeout(server.read_str()) == "x"

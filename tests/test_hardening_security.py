@@ -14,6 +14,8 @@
   client's or server's ``write`` waits in drain, so what is pending stays
   within `FLUSH_SIZE` plus the transport's high-water mark (plus the one
   write being made).
+
+The tests of peers run over TCP and over TLS (the ``peer_transport`` fixture).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer, MockChiller
 from tcpframe.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
 from tcpframe.writer import FLUSH_SIZE
+from transports import Transport
 
 # A write loop stops after writing this much: enough to fill any socket buffers
 # many times over, so a loop that never blocks fails its test instead of hanging it.
@@ -96,16 +99,19 @@ def test_one_client_server_makes_the_caller_choose_the_host(log: logging.Logger)
 
 
 @pytest.fixture
-async def client_and_peer(log: logging.Logger) -> typing.AsyncIterator[tuple[tcpframe.Client, RawPeer]]:
-    listener = RawListener()
-    client = tcpframe.Client(host=LOCALHOST, port=listener.port, log=log)
+async def client_and_peer(
+    log: logging.Logger, peer_transport: Transport
+) -> typing.AsyncIterator[tuple[tcpframe.Client, RawPeer]]:
+    listener = RawListener(peer_transport.peer_context(server_side=True))
+    client = tcpframe.Client(log=log, **peer_transport.client_kwargs(listener))
     peer = await listener.accept()
     try:
         await within_timeout(client.start_task)
         yield client, peer
     finally:
         # The peer first: a client with unsent bytes for a peer that does
-        # not read would wait CLOSE_STALL_TIMEOUT s to close.
+        # not read would wait CLOSE_STALL_TIMEOUT s to close (over TLS, any
+        # client would wait for the peer's close_notify).
         peer.close()
         listener.close()
         await within_timeout(client.close())
@@ -117,7 +123,7 @@ async def flood_then_watch(
     """Send ``flood`` (no terminator) while ``read`` waits; return the most
     bytes the client buffered over 0.3 s after ``read`` gave up."""
     read_task = asyncio.create_task(read())
-    send_task = asyncio.create_task(asyncio.get_running_loop().sock_sendall(peer.sock, flood))
+    send_task = asyncio.create_task(peer.send(flood, timeout=60))
     with pytest.raises(asyncio.LimitOverrunError) as error:
         await within_timeout(read_task)
     assert error.value.consumed > DEFAULT_LIMIT - 2
@@ -133,26 +139,31 @@ async def flood_then_watch(
 
 @pytest.mark.all_event_loops
 async def test_an_endless_line_raises_limit_overrun_and_buffering_stops_at_the_high_water_mark(
-    client_and_peer: tuple,
+    client_and_peer: tuple, peer_transport: Transport
 ) -> None:
     client, peer = client_and_peer
     most_buffered = await flood_then_watch(client, peer, b"L" * (256 * MiB), client.read_str)
-    assert DEFAULT_HIGH_WATER <= most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB
+    assert DEFAULT_HIGH_WATER <= most_buffered <= DEFAULT_HIGH_WATER + peer_transport.most_one_receive
     assert client.reader._buffer.peek(10) == b"L" * 10  # the data is kept, not dropped
 
 
-async def test_an_endless_json_message_raises_limit_overrun_at_the_same_limit(client_and_peer: tuple) -> None:
+async def test_an_endless_json_message_raises_limit_overrun_at_the_same_limit(
+    client_and_peer: tuple, peer_transport: Transport
+) -> None:
     client, peer = client_and_peer
     flood = b'{"values": [' + b"1234567, " * (16 * MiB)
     most_buffered = await flood_then_watch(client, peer, flood, client.read_json)
-    assert most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB
+    assert most_buffered <= DEFAULT_HIGH_WATER + peer_transport.most_one_receive
 
 
-async def test_a_smaller_line_limit_bounds_read_str_and_read_json(log: logging.Logger) -> None:
+async def test_a_smaller_line_limit_bounds_read_str_and_read_json(
+    log: logging.Logger, peer_transport: Transport
+) -> None:
     """``limit=`` sets the line limit: a 2 kB JSON line overruns limit=1024."""
-    listener = RawListener()
-    async with tcpframe.Client(host=LOCALHOST, port=listener.port, log=log, limit=1024) as client:
-        peer = await listener.accept()
+    listener = RawListener(peer_transport.peer_context(server_side=True))
+    client = tcpframe.Client(log=log, limit=1024, **peer_transport.client_kwargs(listener))
+    peer = await listener.accept()
+    async with client:
         try:
             await peer.send(b'{"pad": "' + b"p" * 2000 + b'"}\r\n{"ok": 1}\r\n')
             with pytest.raises(asyncio.LimitOverrunError):
@@ -216,10 +227,10 @@ async def test_client_writes_to_a_peer_that_does_not_read_stay_within_flush_size
 
 
 async def test_server_writes_to_a_client_that_does_not_read_stay_within_flush_size_plus_high_water(
-    log: logging.Logger,
+    log: logging.Logger, peer_transport: Transport
 ) -> None:
-    async with tcpframe.OneClientServer(host=LOCALHOST, port=0, log=log) as server:
-        peer = await RawPeer.connect(server.port)
+    async with tcpframe.OneClientServer(log=log, **peer_transport.server_kwargs()) as server:
+        peer = await RawPeer.connect(server.port, tls=peer_transport.peer_context(server_side=False))
         try:
             await within_timeout(server.connected_task)
             peer.shrink_receive_buffer()
@@ -260,8 +271,8 @@ async def test_max_frame_size_bounds_what_a_frame_read_buffers(client_and_peer: 
 
 
 async def test_an_endless_checksummed_frame_raises_limit_overrun_and_buffering_stops_at_the_high_water_mark(
-    client_and_peer: tuple,
+    client_and_peer: tuple, peer_transport: Transport
 ) -> None:
     client, peer = client_and_peer
     most_buffered = await flood_then_watch(client, peer, b"$GPGGA," + b"9" * (64 * MiB), client.read_checksummed)
-    assert most_buffered <= DEFAULT_HIGH_WATER + 4 * MiB
+    assert most_buffered <= DEFAULT_HIGH_WATER + peer_transport.most_one_receive

@@ -571,3 +571,41 @@ def test_receiving_a_large_message_grows_the_buffer() -> None:
     assert len(buffer) == 4 + len(message)
     assert buffer.take(4) == b"head"
     assert buffer.take_exactly(len(message)) == message
+
+
+@pytest.mark.parametrize("sizehint", [-1, 0, 5, 8, 100, 5000])
+def test_get_buffer_offers_exactly_the_wanted_size_however_much_is_free(sizehint: int) -> None:
+    # One receive can then add at most max(sizehint, chunk_size) bytes: what
+    # bounds the bytes buffered past the reader's high-water mark.
+    buffer = filled(b"x" * 10_000, chunk_size=8)
+    buffer.take(9_990)
+    for _ in range(3):
+        view = buffer.get_buffer(sizehint)
+        assert len(view) == max(sizehint, 8)
+        view.release()
+    buffer.buffer_updated(0)
+    assert buffer.take() == b"x" * 10
+
+
+def test_a_view_held_while_the_next_is_asked_for_is_left_alone_and_nothing_is_lost() -> None:
+    # asyncio's TLS layer commits bytes received into one view and, while
+    # still holding it (at the peer's close_notify), asks for the next.
+    buffer = ReceiveBuffer(8)
+    first = buffer.get_buffer()
+    first[:8] = b"ABCDEFGH"
+    buffer.buffer_updated(8)
+    nested = buffer.get_buffer(100)  # must grow while `first` is alive
+    assert len(nested) == 100
+    nested[:100] = bytes(range(100))
+    buffer.buffer_updated(100)
+    buffer.feed(b"z" * 1000)  # grows again, both views still alive
+    third = buffer.get_buffer()
+    third[:3] = b"end"
+    buffer.buffer_updated(3)
+    first.release()
+    nested.release()
+    third.release()
+    assert buffer.take() == b"ABCDEFGH" + bytes(range(100)) + b"z" * 1000 + b"end"
+    receive(buffer, b"after", sizehint=5000)
+    assert buffer.take() == b"after"
+

@@ -10,19 +10,23 @@ import codecs
 import inspect
 import json
 import logging
+import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .reader import FrameReader
 from .telemetry_methods import TelemetryMethods
+from .utils import close_stream_writer
 from .writer import FrameWriter
 
 ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
 T = typing.TypeVar("T")
 
-# What a read raises when the connection ends under it.
-_LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError)
+# What a read or write raises when the connection ends under it (over TLS a
+# read can also end with an ssl.SSLError, e.g. for a record that does not
+# decrypt).
+_LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError)
 
 
 class BaseClientOrServer(TelemetryMethods, abc.ABC):
@@ -143,13 +147,17 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
 
     @property
     def connected(self) -> bool:
-        """True while the connection is open, not at EOF and not closing."""
-        return not (
-            self._reader is None
-            or self._writer is None
-            or self._reader.at_eof()
-            or self._writer.is_closing()
-        )
+        """True while the connection is open, not at EOF and not closing.
+
+        A connection the peer closed cleanly counts as open while bytes it
+        sent are unread, over every transport: over TLS the transport is
+        closing by then, but those bytes are still readable.
+        """
+        reader = self._reader
+        writer = self._writer
+        if reader is None or writer is None or reader.at_eof():
+            return False
+        return not writer.is_closing() or writer.closed_by_peer
 
     # Life cycle.
 
@@ -430,7 +438,12 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         """Return the writer after the full `connected` check."""
         if not self.connected:
             await self._refuse_disconnected()
-        return typing.cast(FrameWriter, self._writer)
+        writer = typing.cast(FrameWriter, self._writer)
+        if writer.is_closing():
+            # Connected only to read what a TLS peer sent before its close
+            # (TLS has no half-close): nothing written can reach it.
+            raise ConnectionError("Cannot write: the peer closed the connection")
+        return writer
 
     async def _refuse_disconnected(self) -> typing.NoReturn:
         if self._last_connected:
@@ -441,9 +454,21 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
     async def _drain(self, writer: FrameWriter) -> None:
         try:
             await writer.drain()
-        except ConnectionError:
+        except _LOST_CONNECTION_ERRORS:
             await self.close_connection()
             raise
+
+    async def _close_writer(self, writer: FrameWriter | None) -> None:
+        """Close ``writer``, if not None, with `close_stream_writer`; a TLS
+        shutdown that was not clean or timed out is logged, not raised."""
+        if writer is None:
+            return
+        try:
+            await close_stream_writer(writer)
+        except (ssl.SSLError, TimeoutError) as e:
+            # E.g. the peer was still sending when we closed, or stopped
+            # reading: the connection is closed all the same.
+            self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
 
 
 # json.loads checks its argument's type, skips leading whitespace and

@@ -11,7 +11,7 @@ import typing
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR, HEARTBEAT
 from .protocol import open_connection
-from .utils import close_stream_writer, set_socket_options
+from .utils import set_socket_options
 
 
 class Client(BaseClientOrServer):
@@ -126,8 +126,7 @@ class Client(BaseClientOrServer):
         Always safe to call.
         """
         try:
-            if self._writer is not None:
-                await close_stream_writer(self._writer)
+            await self._close_writer(self._writer)
         finally:
             await self.call_connect_callback()
             if not self.done_task.done():

@@ -12,7 +12,7 @@ from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, canc
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .protocol import FrameProtocol
 from .reader import DEFAULT_LIMIT
-from .utils import close_stream_writer, set_socket_options
+from .utils import set_socket_options
 from .writer import FrameWriter
 
 # How long a turned-away client may go on sending after the server has
@@ -149,6 +149,9 @@ class OneClientServer(BaseClientOrServer):
         if self._writer is not None and not self._writer.is_closing():
             # The previous client is gone but not yet closed here.
             await self.basic_close_client()
+        else:
+            # Its close may still be under way: report it first.
+            await self.call_connect_callback()
         assert protocol.writer is not None  # set by connection_made
         self._reader = protocol.reader
         self._writer = protocol.writer
@@ -185,7 +188,7 @@ class OneClientServer(BaseClientOrServer):
             pass  # the client kept sending, or reset the connection
         finally:
             self._turned_away.discard(writer)
-            await close_stream_writer(writer)
+            await self._close_writer(writer)
 
     async def basic_close_client(self) -> None:
         """Close the client socket, if any, and reset `connected_task`.
@@ -194,11 +197,12 @@ class OneClientServer(BaseClientOrServer):
         `close_client`, leaves `should_be_connected` alone. Always safe to
         call.
         """
+        writer = self._writer
         try:
-            if self._writer is not None:
-                await close_stream_writer(self._writer)
+            await self._close_writer(writer)
         finally:
-            if self.connected_task.done():
+            # Unless the next client arrived while this one was closing.
+            if self._writer is writer and self.connected_task.done():
                 self.connected_task = asyncio.Future()
             await self.call_connect_callback()
 

@@ -9,7 +9,7 @@ import collections
 import typing
 
 from .reader import DEFAULT_LIMIT, FrameReader
-from .writer import FrameWriter
+from .writer import FrameWriter, as_connection_error
 
 ConnectionMadeCallback = typing.Callable[["FrameProtocol"], None]
 
@@ -44,11 +44,17 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
         self._connection_lost = False
+        # True once the peer has ended the connection cleanly (eof_received).
+        self.peer_closed = False
+        # Over TLS, asyncio closes the transport at the peer's close_notify
+        # whatever eof_received returns (and warns if it returns True).
+        self._keep_open_at_eof = True
         self.writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
+        self._keep_open_at_eof = transport.get_extra_info("sslcontext") is None
         self.writer = FrameWriter(self.transport, self, self.reader)
         if self._on_connection_made is not None:
             self._on_connection_made(self)
@@ -61,14 +67,17 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self.reader.data_received()
 
     def eof_received(self) -> bool:
+        self.peer_closed = True
         self.reader.feed_eof()
         self._update_writer_ready()
-        # Keep the transport open: the peer may still read what we write.
-        return True
+        # Keep a TCP transport open: the peer may still read what we write.
+        return self._keep_open_at_eof
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connection_lost = True
         self.reader.note_connection_closing()
+        if self.writer is not None:
+            self.writer.discard_pending()
         if exc is None:
             self.reader.feed_eof()
             self._closed.set_result(None)
@@ -83,7 +92,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
                 if exc is None:
                     waiter.set_result(None)
                 else:
-                    waiter.set_exception(exc)
+                    waiter.set_exception(as_connection_error(exc))
         self._update_writer_ready()
 
     def pause_writing(self) -> None:

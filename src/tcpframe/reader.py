@@ -95,11 +95,11 @@ class FrameReader:
         self.data_received()
 
     def data_received(self) -> None:
-        """Note that bytes were added to the buffer: wake or pause."""
-        if self._waiter is not None and self._wanted_data_arrived():
-            self._wake_waiter()
+        """Note that bytes were added to the buffer: pause or wake."""
         if not self._paused and len(self._buffer) > max(self._high_water, self._wanted_nbytes):
             self._pause_receiving()
+        if self._waiter is not None and self._wanted_data_arrived():
+            self._wake_waiter()
 
     def feed_eof(self) -> None:
         """Note that the peer will send no more bytes."""
@@ -110,11 +110,9 @@ class FrameReader:
         """Make every read raise ``exc`` (the connection failed)."""
         self._exception = exc
         self._update_direct_buffer()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_exception(exc)
+        waiter = self._take_waiter()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
 
     # The StreamReader API.
 
@@ -145,7 +143,8 @@ class FrameReader:
             while block := await self.read(self.limit):
                 blocks.append(block)
             return b"".join(blocks)
-        if not len(self._buffer) and not self._eof:
+        # A loop: another read may take the bytes that woke this one.
+        while not len(self._buffer) and not self._eof:
             await self._wait_for_data("read", 1)
         data = self._buffer.take(n)
         self._maybe_resume_receiving()
@@ -494,13 +493,15 @@ class FrameReader:
         self._wanted_separator = separator
         if self._paused:
             self._resume_receiving()
-        self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await self._waiter
+            await waiter
         finally:
-            self._waiter = None
-            self._wanted_nbytes = 0
-            self._wanted_separator = None
+            # Unless the data, EOF or an error woke this read (and so
+            # unregistered it): then another read may have started waiting
+            # before this one ran, and its waiter stays.
+            if self._waiter is waiter:
+                self._take_waiter()
 
     def _wanted_data_arrived(self) -> bool:
         separator = self._wanted_separator
@@ -512,11 +513,17 @@ class FrameReader:
         )
 
     def _wake_waiter(self) -> None:
+        waiter = self._take_waiter()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _take_waiter(self) -> asyncio.Future[None] | None:
+        """Unregister the waiting read, if any, and return its future."""
         waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._waiter = None
+        self._wanted_nbytes = 0
+        self._wanted_separator = None
+        return waiter
 
     def note_connection_closing(self) -> None:
         """Note that the connection is closing or lost (at either end)."""

@@ -27,6 +27,9 @@ from .writer import FrameWriter
 # announced none since.
 TAI_MINUS_UTC = 37.0
 
+# Address families whose stream sockets are TCP.
+TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+
 # close_stream_writer gives up on unsent bytes, and aborts the connection,
 # once the peer has accepted none of them for this long (s).
 CLOSE_STALL_TIMEOUT = 5.0
@@ -43,17 +46,33 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
     Bytes still unsent are sent first, as long as the peer keeps accepting
     them; a peer that accepts none for `CLOSE_STALL_TIMEOUT` seconds (it
     stopped reading) gets the connection aborted instead, so that closing
-    never hangs.
+    never hangs. Over TLS the TLS shutdown's own timeout bounds the wait
+    instead: ``ssl_shutdown_timeout``, 30 s unless the connection was made
+    with another.
 
     Parameters
     ----------
     writer : `asyncio.StreamWriter` or `FrameWriter`
         The writer to close.
+
+    Raises
+    ------
+    ssl.SSLError
+        If a TLS connection did not shut down cleanly (e.g. the peer sent
+        data after our close_notify); it is closed all the same.
+    TimeoutError
+        If a TLS shutdown timed out; the connection was aborted.
     """
     try:
-        writer.close()
         transport = writer.transport
-        if not transport.get_write_buffer_size():
+        # A FrameWriter's close is safe on a closing transport. An asyncio
+        # StreamWriter's is not over TLS: the transport, closed again,
+        # drops its protocol (and then fails get_write_buffer_size).
+        if isinstance(writer, FrameWriter) or not transport.is_closing():
+            writer.close()
+        # Over TLS, what the TLS layer has passed to the TCP transport under
+        # it is not counted, so a stalled peer cannot be told from a slow one.
+        if transport.get_extra_info("sslcontext") is not None or not transport.get_write_buffer_size():
             await writer.wait_closed()
             return
         closed = asyncio.ensure_future(writer.wait_closed())
@@ -124,7 +143,9 @@ def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
 
     Uses `KEEPALIVE_TIME`, `KEEPALIVE_INTERVAL` and `KEEPALIVE_PROBES`, with
     the option names of Linux (``TCP_KEEPIDLE``) or macOS
-    (``TCP_KEEPALIVE``). Does nothing if the writer has no socket.
+    (``TCP_KEEPALIVE``). Does nothing if the writer has no socket or its
+    socket is not TCP (e.g. a Unix domain socket). Over TLS, configures
+    the TCP socket underneath.
 
     Parameters
     ----------
@@ -132,7 +153,7 @@ def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
         The writer whose socket to configure.
     """
     sock = writer.get_extra_info("socket")
-    if sock is None:
+    if sock is None or sock.family not in TCP_FAMILIES or sock.type != socket.SOCK_STREAM:
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     idle_option = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))

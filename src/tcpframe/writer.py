@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FLUSH_SIZE", "FrameWriter"]
+__all__ = ["FLUSH_SIZE", "FrameWriter", "as_connection_error"]
 
 import asyncio
 import typing
@@ -19,6 +19,20 @@ if typing.TYPE_CHECKING:
 # at the next turn of the event loop, or when this connection's reader is
 # about to wait, whichever comes first.
 FLUSH_SIZE = 2**16
+
+
+def as_connection_error(exc: BaseException) -> ConnectionError:
+    """Return how a write learns that the connection was lost with ``exc``.
+
+    ``exc`` itself if it is a `ConnectionError`; else (over TLS, an
+    `ssl.SSLError`, or asyncio's "SSL shutdown timed out") a
+    `ConnectionResetError` whose cause is ``exc``.
+    """
+    if isinstance(exc, ConnectionError):
+        return exc
+    error = ConnectionResetError(f"Connection lost: {exc!r}")
+    error.__cause__ = exc
+    return error
 
 
 class FrameWriter:
@@ -62,6 +76,7 @@ class FrameWriter:
         # after write_eof; this flag lets write raise at once, as
         # asyncio.StreamWriter.write does.
         self._eof_written = False
+        self._closed_here = False
 
     def __repr__(self) -> str:
         return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
@@ -191,12 +206,28 @@ class FrameWriter:
         return self._transport.is_closing()
 
     def close(self) -> None:
-        """Send everything pending, then close the connection."""
+        """Send everything pending, then close the connection.
+
+        Safe to call when the connection is already closing.
+        """
+        self._closed_here = True
         if not self._transport.is_closing():
             self.flush()
+            # Never twice: asyncio's TLS transport, closed again, drops
+            # its protocol and then fails get_write_buffer_size.
+            self._transport.close()
         self._reader.note_connection_closing()
-        self._transport.close()
         self.ready = False
+
+    @property
+    def closed_by_peer(self) -> bool:
+        """True if the peer ended the connection cleanly, without error,
+        and this end has not closed it.
+
+        Over TLS the transport then closes itself (TLS has no half-close),
+        so `is_closing` is True, but what the peer sent is still readable.
+        """
+        return self._protocol.peer_closed and not self._closed_here and self._reader.exception() is None
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed.
@@ -225,7 +256,7 @@ class FrameWriter:
         """
         exc = self._reader.exception()
         if exc is not None:
-            raise exc
+            raise as_connection_error(exc)
         if self._transport.is_closing():
             # Let connection_lost run, so the wait below sees the loss.
             await asyncio.sleep(0)
@@ -252,6 +283,14 @@ class FrameWriter:
         """
         self._sent_recently = False
         self.flush()
+
+    def discard_pending(self) -> None:
+        """Drop what is pending: the connection is lost (the protocol calls
+        this), and uvloop's transports raise on a write after that."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._pending = bytearray()
 
     def _pending_grew(self) -> None:
         if len(self._pending) >= FLUSH_SIZE:

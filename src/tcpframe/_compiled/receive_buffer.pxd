@@ -10,11 +10,24 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 
 
 @cython.final
+cdef class Storage:
+    # One block of receive-buffer memory. It is freed when the last object
+    # that refers to it goes: the ReceiveBuffer, while the block is its
+    # storage, and each FreeTail cut from it.
+    cdef:
+        char* data
+        # Live buffer exports of free tails of this block.
+        Py_ssize_t exports
+
+
+@cython.final
 cdef class ReceiveBuffer:
     cdef:
         # The unread bytes are storage[start:end]; storage[end:capacity] is
-        # free space that get_buffer offers to the transport.
+        # free space that get_buffer offers to the transport. storage is
+        # memory.data, kept here for the readers' hot paths.
         char* storage
+        Storage memory
         Py_ssize_t start
         Py_ssize_t end
         Py_ssize_t capacity
@@ -22,9 +35,6 @@ cdef class ReceiveBuffer:
         # Size of the free tail offered by the last get_buffer; 0 once it is
         # committed by buffer_updated or overwritten by feed.
         Py_ssize_t offered
-        # Live buffer exports of offered free tails. While any is alive the
-        # storage is never reallocated (it may still be compacted).
-        Py_ssize_t exports
         # Separator of the last scan (None before the first), and the offset
         # relative to start where the next scan for it begins: no earlier
         # byte starts that separator.
@@ -49,9 +59,13 @@ cdef class ReceiveBuffer:
         return chunk
 
     # Caller must ensure size >= 0, and must hold no pointer into storage
-    # across this call: it may move the unread bytes to the front or
-    # reallocate the storage.
+    # across this call: it may move the unread bytes to the front,
+    # reallocate the storage or move to a new block.
     cdef int make_room(self, Py_ssize_t size) except -1
+
+    # Helpers of make_room, with its calling rule.
+    cdef int move_to_new_block(self, Py_ssize_t size) except -1
+    cdef Py_ssize_t grown_capacity(self, Py_ssize_t size) except -1
 
     # Caller may pass any object; raises like take_until. Returns the index
     # of the separator (then self.scan_separator is it, as bytes), or -1 if

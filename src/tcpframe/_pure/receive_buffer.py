@@ -93,19 +93,23 @@ class ReceiveBuffer:
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return a writable buffer for the transport to receive into.
 
-        The buffer is valid until the next call to `get_buffer` or `feed`.
+        The buffer is valid until the next call to `get_buffer` or `feed`;
+        one still held then is left alone (the bytes it receives are not
+        buffered), so a caller may ask for the next buffer first.
 
         Parameters
         ----------
         sizehint : `int`, optional
-            Wanted size; at least ``chunk_size`` bytes are offered anyway.
+            Wanted size. Exactly ``max(sizehint, chunk_size)`` bytes are
+            offered, so one receive adds at most that much.
         """
         size = max(sizehint, self._chunk_size)
         if len(self._scratch) < size:
             self._scratch = bytearray(size)
-        self._offered = len(self._scratch)
+        self._offered = size
         # A new view each time: the caller may release it.
-        return memoryview(self._scratch)
+        with memoryview(self._scratch) as scratch:
+            return scratch[:size]
 
     def buffer_updated(self, nbytes: int) -> None:
         """Commit ``nbytes`` received into the buffer from `get_buffer`."""
