@@ -7,6 +7,7 @@ them), over loopback, on asyncio's event loop and on uvloop.
 
 import asyncio
 import ctypes
+import inspect
 import socket
 import struct
 import typing
@@ -156,7 +157,8 @@ async def test_set_socket_options_turns_on_keepalive_with_the_keepalive_constant
     pair = await open_stream_pair(stream_api)
     sock = pair.client_writer.get_extra_info("socket")
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
-    tcpframe.set_socket_options(pair.client_writer)
+    assert inspect.iscoroutinefunction(tcpframe.set_socket_options)  # awaited, as in lsst.ts.tcpip 2.2
+    await tcpframe.set_socket_options(pair.client_writer)
     assert keepalive_settings(sock) == EXPECTED_KEEPALIVE
     assert keepalive_settings(pair.server_writer.get_extra_info("socket"))["SO_KEEPALIVE"] == 0
 

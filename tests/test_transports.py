@@ -369,7 +369,7 @@ async def test_keepalive_is_set_on_tcp_sockets_and_no_tcp_option_on_unix_sockets
     server, client = pair
     for end in (server, client):
         sock = end.writer.get_extra_info("socket")
-        tcpframe.set_socket_options(end.writer)  # again: never raises
+        await tcpframe.set_socket_options(end.writer)  # again: never raises
         keepalive = sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         assert keepalive == (0 if transport.name == "unix" else 1)
         if transport.name != "unix":

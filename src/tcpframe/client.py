@@ -111,7 +111,7 @@ class Client(BaseClientOrServer):
             raise RuntimeError("Start already called")
         self._start_called = True
         self._reader, self._writer = await open_connection(self.host, self.port, **kwargs)
-        set_socket_options(self._writer)
+        await set_socket_options(self._writer)
         self.should_be_connected = True
         self.log.info("%s connected to %s:%s", self.name, self.host, self.port)
         await self.call_connect_callback()

@@ -155,7 +155,7 @@ class OneClientServer(BaseClientOrServer):
         assert protocol.writer is not None  # set by connection_made
         self._reader = protocol.reader
         self._writer = protocol.writer
-        set_socket_options(protocol.writer)
+        await set_socket_options(protocol.writer)
         self.should_be_connected = True
         if not self.connected_task.done():
             self.connected_task.set_result(None)

@@ -138,8 +138,11 @@ async def write_from(writer: asyncio.StreamWriter | FrameWriter, *structs_to_wri
     await writer.drain()
 
 
-def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
+async def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None:
     """Turn on TCP keepalive for the writer's socket.
+
+    A coroutine function, as in lsst.ts.tcpip 2.2, so callers await it
+    (it does not suspend).
 
     Uses `KEEPALIVE_TIME`, `KEEPALIVE_INTERVAL` and `KEEPALIVE_PROBES`, with
     the option names of Linux (``TCP_KEEPIDLE``) or macOS

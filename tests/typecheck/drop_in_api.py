@@ -70,7 +70,7 @@ async def module_functions_on_streams() -> None:
     """read_into, write_from, set_socket_options and close_stream_writer."""
 
     async def echo_structs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        tcpip.set_socket_options(writer)
+        await tcpip.set_socket_options(writer)
         header = Header()
         await tcpip.read_into(reader, header)
         await tcpip.write_from(writer, header, header)
