@@ -210,13 +210,28 @@ async def test_a_fast_client_cannot_make_a_slow_server_buffer_more_than_its_high
 # --- A client that floods an echo server and does not read --------------------------
 
 
+def flood_lines(line_size: int) -> int:
+    """How many lines of ``line_size`` bytes an echo flood needs to be held
+    back: more than the kernel's TCP buffers can take in both directions
+    (each side's send and receive buffer grows to the sysctl maxima, 36 MiB
+    a direction on a stock Linux), plus 16 MiB for what tcpframe buffers."""
+    most_buffered = 0
+    for name in ("tcp_rmem", "tcp_wmem"):
+        try:
+            with open(f"/proc/sys/net/ipv4/{name}") as limits:
+                most_buffered += int(limits.read().split()[2])
+        except (OSError, IndexError, ValueError):
+            most_buffered += 8 * MiB  # no Linux sysctl: a generous guess
+    return (2 * most_buffered + 16 * MiB) // line_size
+
+
 async def test_an_echo_server_flooded_by_a_client_that_does_not_read_stays_bounded_and_loses_nothing(
     log: logging.Logger, peer_transport: Transport
 ) -> None:
     """The server's writes wait in drain, so it stops reading, so its
     receive buffer pauses at the high-water mark and the flooding client is
     held back by TCP. Once the client reads, every line comes back."""
-    lines = [b"%07d " % i + b"e" * 1000 + b"\r\n" for i in range(16_000)]  # ~16 MiB
+    lines = [b"%07d " % i + b"e" * 1000 + b"\r\n" for i in range(flood_lines(1010))]
     flood = b"".join(lines)
     async with EchoServer(log=log, **peer_transport.server_kwargs()) as server:
         peer = await RawPeer.connect(server.port, tls=peer_transport.peer_context(server_side=False))
