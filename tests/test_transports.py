@@ -360,6 +360,24 @@ async def test_closing_while_the_peer_is_still_sending_raises_nothing(
     assert warnings_logged(caplog) == []
 
 
+async def test_writes_after_the_connection_is_lost_are_dropped_on_every_loop_and_drain_raises(pair: tuple) -> None:
+    """uvloop's transports raise RuntimeError on a write after the loss,
+    the stdlib loop's drop it: a FrameWriter drops it on both, with what
+    was pending, and drain says the connection is gone."""
+    _, client = pair
+    writer = client.writer
+    writer.write(b"sent")
+    writer.write(b"pending")  # coalesced: waits for the next flush point
+    writer.transport.abort()
+    await asyncio.wait_for(writer.wait_closed(), STD_TIMEOUT)
+    writer.write(b"late")
+    writer.write(b"x" * 2 * tcpframe.writer.FLUSH_SIZE)
+    writer.write_structs([Sample(1, 1.0)])
+    writer.flush()
+    with pytest.raises(ConnectionError):
+        await writer.drain()
+
+
 # --- Socket options and certificates -----------------------------------------------------
 
 

@@ -77,7 +77,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._connection_lost = True
         self.reader.note_connection_closing()
         if self.writer is not None:
-            self.writer.discard_pending()
+            self.writer.connection_lost()
         if exc is None:
             self.reader.feed_eof()
             self._closed.set_result(None)

@@ -46,7 +46,9 @@ class FrameWriter:
     or at `FLUSH_SIZE` bytes), so a burst of writes costs a couple of
     ``send()`` calls rather than one each. `drain` still honours the
     transport's high-water mark, and `close` and `write_eof` send
-    everything pending first.
+    everything pending first. Once the connection is lost, writes are
+    dropped (on uvloop as on the stdlib loop) and `drain` raises
+    `ConnectionError`.
 
     Parameters
     ----------
@@ -77,6 +79,10 @@ class FrameWriter:
         # asyncio.StreamWriter.write does.
         self._eof_written = False
         self._closed_here = False
+        # True once the connection is lost: writes then go nowhere, on
+        # every loop (the stdlib loop's transports drop them, uvloop's
+        # raise RuntimeError), and drain raises.
+        self._connection_lost = False
 
     def __repr__(self) -> str:
         return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
@@ -105,7 +111,8 @@ class FrameWriter:
         if (self._flush_handle is None and not self._sent_recently) or len(data) >= FLUSH_SIZE:
             self.flush()
             self._sent_recently = True
-            self._transport.write(data)
+            if not self._connection_lost:
+                self._transport.write(data)
             return
         self._pending += data
         self._pending_grew()
@@ -132,7 +139,8 @@ class FrameWriter:
             raise RuntimeError("Cannot call write() after write_eof()")
         if self._flush_handle is None and not self._sent_recently:
             self._sent_recently = True
-            self._transport.write(structs.join_structs(structs_to_write))
+            if not self._connection_lost:
+                self._transport.write(structs.join_structs(structs_to_write))
             return
         structs.append_structs(self._pending, structs_to_write)
         self._pending_grew()
@@ -189,7 +197,8 @@ class FrameWriter:
             # The transport may keep a reference to what it is given, so
             # give it the buffer and start a new one.
             pending, self._pending = self._pending, bytearray()
-            self._transport.write(pending)
+            if not self._connection_lost:
+                self._transport.write(pending)
 
     def can_write_eof(self) -> bool:
         """Return True if the transport supports `write_eof`."""
@@ -284,9 +293,10 @@ class FrameWriter:
         self._sent_recently = False
         self.flush()
 
-    def discard_pending(self) -> None:
-        """Drop what is pending: the connection is lost (the protocol calls
-        this), and uvloop's transports raise on a write after that."""
+    def connection_lost(self) -> None:
+        """Note that the connection is lost (the protocol calls this): drop
+        what is pending, and every later write."""
+        self._connection_lost = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
