@@ -2,7 +2,6 @@
 recorded through the proxy and replayed to fresh clients."""
 
 import asyncio
-import contextlib
 import ctypes
 import json
 import logging
@@ -10,16 +9,15 @@ import math
 import pathlib
 import socket
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 import tcpframe
+from seed_servers import socket_server
 from tcpframe.examples import (
     ChillerClient,
     MockChiller,
-    MockCommandHandler,
-    SocketServer,
     TelemetryHeader,
     TelemetryPayload,
     TelemetryProducer,
@@ -91,17 +89,6 @@ async def socket_server_session(port: int) -> list[bytes]:
     return seen
 
 
-@contextlib.asynccontextmanager
-async def socket_server() -> AsyncIterator[SocketServer]:
-    server = SocketServer(name="ess", host=HOST, port=0, log=log, simulation_mode=1)
-    server.set_command_handler(MockCommandHandler(callback=server.write_json, simulation_mode=1))
-    try:
-        await asyncio.wait_for(server.start_task, STD_TIMEOUT)
-        yield server
-    finally:
-        await server.close()
-
-
 CHILLER_COMMANDS = ["01WatchDog", "01SetTemp+20.5", "01ReadStatus", "01WatchDog"]
 
 
@@ -128,7 +115,7 @@ async def telemetry_session(port: int) -> list[bytes]:
 
 async def test_socket_server_session_replays_byte_for_byte(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "ess.rec"
-    async with socket_server() as server:
+    async with socket_server(log) as server:
         original = await record_through_proxy(path, server.port, socket_server_session)
     telemetry = [json.loads(line) for line in original if line and "telemetry" in json.loads(line)]
     assert len(telemetry) >= 6
@@ -186,7 +173,7 @@ async def raw_replay(path: pathlib.Path, **kwargs: typing.Any) -> bytes:
 async def test_every_seed_session_replays_its_server_bytes_exactly(tmp_path: pathlib.Path) -> None:
     """The whole recorded server stream, byte for byte, to an asyncio streams client."""
     paths = {name: tmp_path / f"{name}.rec" for name in ("ess", "chiller")}
-    async with socket_server() as server:
+    async with socket_server(log) as server:
         await record_through_proxy(paths["ess"], server.port, socket_server_session)
     async with MockChiller(log=log) as chiller:
         await record_through_proxy(paths["chiller"], chiller.port, chiller_session)
@@ -215,7 +202,7 @@ async def test_recorder_as_a_client_records_a_stream(tmp_path: pathlib.Path) -> 
 
 async def test_recorder_close_mid_session_leaves_a_complete_file(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "stopped.rec"
-    async with socket_server() as server:
+    async with socket_server(log) as server:
         recorder = tcpframe.Recorder(path, HOST, server.port, listen_port=0, log=log)
         await recorder.start()
         async with tcpframe.Client(host=HOST, port=recorder.port, log=log) as client:

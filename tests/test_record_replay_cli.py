@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
-from tcpframe.examples import ChillerClient, MockChiller, MockCommandHandler, SocketServer, TelemetryProducer
+from seed_servers import socket_server
+from tcpframe.examples import ChillerClient, MockChiller, TelemetryProducer
 from tcpframe.recording import Direction, RecordingReader, RecordingWriter, RecordKind
 
 STD_TIMEOUT = 5
@@ -82,20 +83,9 @@ def read_recording(path: pathlib.Path) -> dict[Direction, bytes]:
     return streams
 
 
-@contextlib.asynccontextmanager
-async def socket_server() -> AsyncIterator[SocketServer]:
-    server = SocketServer(name="ess", host=HOST, port=0, log=log, simulation_mode=1)
-    server.set_command_handler(MockCommandHandler(callback=server.write_json, simulation_mode=1))
-    try:
-        await asyncio.wait_for(server.start_task, STD_TIMEOUT)
-        yield server
-    finally:
-        await server.close()
-
-
 async def test_record_proxy_prints_progress_and_stops_on_ctrl_c_with_a_complete_file(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "ess.rec"
-    async with socket_server() as server:
+    async with socket_server(log) as server:
         args = ("--listen", "0", "--to", f"{HOST}:{server.port}", "--out", str(path), "--progress", "0.1")
         async with module("tcpframe.record", *args) as process:
             port = await first_line_port(process)
@@ -281,7 +271,7 @@ async def test_a_session_recorded_and_replayed_by_the_tools_matches_byte_for_byt
             lines.append(await asyncio.wait_for(client.reader.read(), STD_TIMEOUT))
         return b"".join(lines)
 
-    async with socket_server() as server:
+    async with socket_server(log) as server:
         args = ("--listen", "0", "--to", f"{HOST}:{server.port}", "--out", str(path), "--progress", "0")
         async with module("tcpframe.record", *args) as process:
             original = await session(await first_line_port(process))
