@@ -36,6 +36,7 @@ from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeou
 from tcpframe.examples import EchoServer
 from tcpframe.reader import DEFAULT_HIGH_WATER
 from tcpframe.writer import FLUSH_SIZE
+from tools.soak import count_resources
 from transports import Transport
 
 MiB = 2**20
@@ -256,20 +257,6 @@ async def test_an_echo_server_flooded_by_a_client_that_does_not_read_stays_bound
 
 
 # --- Connect/disconnect cycles ---------------------------------------------------------
-
-
-def count_resources() -> dict[str, int]:
-    """Open file descriptors, tasks, and live tcpframe/asyncio connection objects."""
-    gc.collect()
-    objects = gc.get_objects()
-    return {
-        "fds": psutil.Process().num_fds(),
-        "tasks": len(asyncio.all_tasks()),
-        "transports": sum(isinstance(o, asyncio.BaseTransport) for o in objects),
-        "protocols": sum(isinstance(o, tcpframe.FrameProtocol) for o in objects),
-        "readers": sum(isinstance(o, tcpframe.FrameReader) for o in objects),
-        "writers": sum(isinstance(o, tcpframe.FrameWriter) for o in objects),
-    }
 
 
 ENDINGS = ["client_close", "server_close_client", "client_reset", "raw_close", "raw_reset", "rejected"]
