@@ -327,6 +327,21 @@ cdef class ReceiveBuffer:
             return None
         return self.take_bytes(index + PyBytes_GET_SIZE(self.scan_separator))
 
+    def separator_arrived(self, separator, Py_ssize_t limit):
+        """Return True if `take_until` with these arguments would not
+        return None now: the separator is buffered, or the bytes break the
+        limit (then it raises).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a separator or limit that `take_until` rejects.
+        """
+        try:
+            return self.locate_separator(separator, limit) >= 0
+        except LimitOverrunError:
+            return True
+
     def take_line(self, separator, Py_ssize_t limit, str encoding not None):
         """Consume a line through ``separator``; return it decoded, without
         the separator.

@@ -133,6 +133,12 @@ class ReferenceBuffer:
         index = self.locate(separator, limit)
         return None if index is None else self.consume(index + len(bytes(separator)))
 
+    def separator_arrived(self, separator: object, limit: int) -> bool:
+        try:
+            return self.locate(separator, limit) is not None
+        except asyncio.LimitOverrunError:
+            return True
+
     def take_line(self, separator: object, limit: int, encoding: str) -> str | None:
         index = self.locate(separator, limit)
         if index is None:
@@ -239,6 +245,10 @@ class ReceiveBufferMachine(RuleBasedStateMachine):
     @rule(separator=machine_separators, limit=machine_limits)
     def take_until(self, separator: bytes, limit: int) -> None:
         self.check(lambda b: b.take_until(separator, limit))
+
+    @rule(separator=st.one_of(machine_separators, bad_separators), limit=machine_limits)
+    def separator_arrived(self, separator: object, limit: int) -> None:
+        self.check(lambda b: b.separator_arrived(separator, limit))
 
     @rule(separator=machine_separators, limit=machine_limits, encoding=st.sampled_from(["utf-8", "ascii", "latin-1"]))
     def take_line(self, separator: bytes, limit: int, encoding: str) -> None:

@@ -196,14 +196,14 @@ async def test_read_frame_returns_each_payload(size: int, byteorder: str, includ
     assert reader.at_eof()
 
 
-async def test_read_frame_nowait_returns_none_and_consumes_nothing_until_the_frame_is_complete() -> None:
+async def test_try_read_frame_returns_none_and_consumes_nothing_until_the_frame_is_complete() -> None:
     reader = fed_reader(b"\x00\x00")
-    assert reader.read_frame_nowait() is None
+    assert reader.try_read_frame() is None
     reader.feed_data(b"\x00\x03ab")
-    assert reader.read_frame_nowait() is None
+    assert reader.try_read_frame() is None
     assert len(reader._buffer) == 6
     reader.feed_data(b"c")
-    assert reader.read_frame_nowait() == b"abc"
+    assert reader.try_read_frame() == b"abc"
 
 
 async def test_blocked_read_frame_whose_prefix_is_buffered_is_woken_once() -> None:
@@ -293,8 +293,8 @@ async def test_read_checksummed_reads_what_write_checksummed_framing_encodes(
 ) -> None:
     reader = fed_reader(framing.encode(body) * 2)
     assert await reader.read_checksummed(framing) == body
-    assert reader.read_checksummed_nowait(framing) == body
-    assert reader.read_checksummed_nowait(framing) is None
+    assert reader.try_read_checksummed(framing) == body
+    assert reader.try_read_checksummed(framing) is None
 
 
 async def test_checksum_mismatch_names_both_values_and_the_next_frame_is_read() -> None:

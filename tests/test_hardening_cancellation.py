@@ -311,7 +311,7 @@ async def test_cancelling_frame_writer_drain_leaves_the_writer_usable(peer_trans
 
 
 async def test_many_cancelled_drains_leave_no_waiters_behind(client_and_peer: tuple) -> None:
-    """Cancelled drains leave no waiter behind in the protocol: the list of
+    """Cancelled drains leave no waiter behind in the writer: the list of
     drain waiters is empty once the peer reads."""
     client, peer, _ = client_and_peer
     client.writer.transport.set_write_buffer_limits(high=2**16)
@@ -326,8 +326,7 @@ async def test_many_cancelled_drains_leave_no_waiters_behind(client_and_peer: tu
         await asyncio.sleep(0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    protocol = client.writer._protocol
-    assert not protocol._drain_waiters
+    assert not client.writer._drain_waiters
     assert await peer.recv_exactly(total, timeout=10) == numbered_chunk(0) * (total // 2**16)
     await within_timeout(client.writer.drain())
     await client.write_json({"still": "usable"})

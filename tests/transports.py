@@ -22,14 +22,16 @@ from pathlib import Path
 
 import trustme
 
+from tcpframe.reader import RECEIVE_CHUNK_SIZE
+
 LOCALHOST = "127.0.0.1"
 
-# The most bytes one receive adds to a tcpframe reader's buffer: 64 KiB
-# from a socket (tcpframe's chunk size; uvloop asks for as much), up to
-# what asyncio's TLS layer decrypts at once (it stops reading from the
-# socket once 256 KiB are waiting to be decrypted). What a reader holds
-# stays within its high-water mark plus this.
-MOST_ONE_RECEIVE = {"tcp": 2**16, "unix": 2**16, "tls": 2**19}
+# The most bytes one receive adds to a tcpframe reader's buffer: its
+# chunk size from a socket (uvloop asks for less), up to what asyncio's
+# TLS layer decrypts at once (it stops reading from the socket once
+# 256 KiB are waiting to be decrypted). What a reader holds stays within
+# its high-water mark plus this.
+MOST_ONE_RECEIVE = {"tcp": RECEIVE_CHUNK_SIZE, "unix": RECEIVE_CHUNK_SIZE, "tls": max(RECEIVE_CHUNK_SIZE, 2**19)}
 
 
 class TlsCertificates:

@@ -15,6 +15,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
+from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .reader import FrameReader
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
@@ -237,11 +238,9 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         asyncio.IncompleteReadError
             If EOF comes first; ``partial`` holds the bytes that came.
         """
-        # Fast path: the bytes are buffered and nothing stands in the way.
         reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (data := buffer.take_exactly(n)) is not None:
-                return data
+        if reader is not None and (data := reader.try_readexactly(n)) is not None:
+            return data
         return await self._read_checked(lambda reader: reader.readexactly(n))
 
     async def readline(self) -> bytes:
@@ -271,9 +270,8 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             buffered and can be read again.
         """
         reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (chunk := buffer.take_until(separator, reader.limit)) is not None:
-                return chunk
+        if reader is not None and (chunk := reader.try_readuntil(separator)) is not None:
+            return chunk
         return await self._read_checked(lambda reader: reader.readuntil(separator))
 
     async def read_into(self, struct: typing.Any) -> None:
@@ -287,9 +285,8 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             If EOF comes first; ``partial`` holds the bytes that came.
         """
         reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if buffer.copy_into(struct):
-                return
+        if reader is not None and reader.try_read_into(struct):
+            return
         await self._read_checked(lambda reader: reader.read_into(struct))
 
     async def read_str(self) -> str:
@@ -306,14 +303,13 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         UnicodeError
             If the line cannot be decoded (strict); it has been consumed.
         """
-        terminator = self._terminator
         reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            text = buffer.take_line(terminator, reader.limit, self._encoding)
-            if text is not None:
-                return text
-        line = await self.readuntil(terminator)
-        return line[: -len(terminator)].decode(self._encoding)
+        if reader is not None and (text := reader.try_read_line(self._terminator, self._encoding)) is not None:
+            return text
+        line = await self.readuntil(self._terminator)
+        # Decoded with the encoding of when the line came, as lsst.ts.tcpip
+        # does: a server's read loop may be waiting while it is changed.
+        return line[: -len(self._terminator)].decode(self._encoding)
 
     async def read_json(self) -> typing.Any:
         """Read a line with `read_str` and decode it as JSON.
@@ -324,6 +320,48 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             If the line is not valid JSON; the message holds the line.
         """
         return decode_json(await self.read_str())
+
+    async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
+        """Read the next length-prefixed frame and return its payload.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds the bytes that came.
+        tcpframe.FrameError
+            If the prefix declares too large (or, counting itself, too
+            small) a frame. The prefix stays unread and the connection
+            open; the stream cannot be resynchronised, so close it.
+        """
+        reader = self._reader
+        if reader is not None and (payload := reader.try_read_frame(prefix)) is not None:
+            return payload
+        return await self._read_checked(lambda reader: reader.read_frame(prefix))
+
+    async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
+        """Read the next checksummed frame, verify it and return its body.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while reading.
+        asyncio.IncompleteReadError
+            If EOF comes before the terminator.
+        asyncio.LimitOverrunError
+            If the terminator is not within the limit; the bytes stay
+            buffered.
+        tcpframe.ChecksumMismatchError
+            If the checksum does not match. The frame is consumed and the
+            connection stays open, so the next read gets the next frame.
+        tcpframe.FrameError
+            If the frame is malformed; consumed likewise.
+        """
+        reader = self._reader
+        if reader is not None and (body := reader.try_read_checksummed(framing)) is not None:
+            return body
+        return await self._read_checked(lambda reader: reader.read_checksummed(framing))
 
     # Writing.
 
@@ -396,11 +434,37 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         """
         await self.write_str(json.dumps(data))
 
+    async def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
+        """Write ``payload`` as a length-prefixed frame and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        tcpframe.FrameError
+            If the payload is too large for ``prefix``; nothing is written.
+        """
+        await self._write_checked(lambda writer: writer.write_frame(payload, prefix))
+
+    async def write_checksummed(self, body: bytes, framing: ChecksumFrame = NMEA) -> None:
+        """Write ``body`` as a checksummed frame and drain.
+
+        Raises
+        ------
+        ConnectionError
+            If not connected, or the connection is lost while writing.
+        tcpframe.FrameError
+            If the frame would hold its terminator before its end.
+        """
+        await self._write_checked(lambda writer: writer.write_checksummed(body, framing))
+
     # Helpers.
 
-    # The read and write methods first try a fast path that needs no
-    # checks: taking buffered bytes through reader.direct_buffer, writing
-    # while writer.ready. Otherwise they go through these.
+    # Each read method first tries its reader's try_<read>, which takes a
+    # buffered message when the connection is usable; write, write_from
+    # and write_str write at once while writer.ready (the checks and drain
+    # they skip then are inline, as a helper's coroutine would cost them
+    # a tenth of their time). Otherwise they go through these.
 
     async def _read_checked(
         self, read: Callable[[FrameReader], Awaitable[T]], close_at_eof: bool = False

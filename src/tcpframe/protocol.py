@@ -5,11 +5,11 @@ from __future__ import annotations
 __all__ = ["FrameProtocol", "open_connection", "start_server"]
 
 import asyncio
-import collections
 import typing
 
+from .connection import ConnectionState
 from .reader import DEFAULT_LIMIT, FrameReader
-from .writer import FrameWriter, as_connection_error
+from .writer import FrameWriter
 
 ConnectionMadeCallback = typing.Callable[["FrameProtocol"], None]
 
@@ -18,8 +18,11 @@ class FrameProtocol(asyncio.BufferedProtocol):
     """A `asyncio.BufferedProtocol` that feeds a `FrameReader` and backs a
     `FrameWriter`.
 
-    The transport receives straight into the reader's receive buffer
-    (`get_buffer` / `buffer_updated`); no intermediate `bytes` are made.
+    The transport receives straight into memory the reader offers
+    (`get_buffer` / `buffer_updated`): its receive buffer, or the struct
+    or array a read is filling. No intermediate `bytes` are made. What
+    the transport reports about the connection goes to the
+    `ConnectionState` that the reader and writer share.
 
     Parameters
     ----------
@@ -28,6 +31,17 @@ class FrameProtocol(asyncio.BufferedProtocol):
     on_connection_made : callable, optional
         Called with this protocol once `reader`, `writer` and `transport`
         are set.
+
+    Attributes
+    ----------
+    state : `ConnectionState`
+        The connection's state.
+    reader : `FrameReader`
+        The connection's reader.
+    writer : `FrameWriter` or None
+        The connection's writer, once connected.
+    transport : `asyncio.Transport` or None
+        The transport, once connected.
     """
 
     def __init__(
@@ -35,79 +49,45 @@ class FrameProtocol(asyncio.BufferedProtocol):
         limit: int = DEFAULT_LIMIT,
         on_connection_made: ConnectionMadeCallback | None = None,
     ) -> None:
-        self.reader = FrameReader(limit)
-        self.reader.set_protocol(self)
+        self.state = ConnectionState()
+        self.reader = FrameReader(limit, state=self.state, flow=self)
         self.writer: FrameWriter | None = None
         self.transport: asyncio.Transport | None = None
-        self._receive_buffer = self.reader._buffer
         self._on_connection_made = on_connection_made
-        self._loop = asyncio.get_running_loop()
-        self._closed = self._loop.create_future()
-        self._connection_lost = False
-        # True once the peer has ended the connection cleanly (eof_received).
-        self.peer_closed = False
         # Over TLS, asyncio closes the transport at the peer's close_notify
         # whatever eof_received returns (and warns if it returns True).
         self._keep_open_at_eof = True
-        self.writing_paused = False
-        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
         self._keep_open_at_eof = transport.get_extra_info("sslcontext") is None
-        self.writer = FrameWriter(self.transport, self, self.reader)
+        self.writer = FrameWriter(self.transport, self.state)
         if self._on_connection_made is not None:
             self._on_connection_made(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._receive_buffer.get_buffer(sizehint)
+        return self.reader.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._receive_buffer.buffer_updated(nbytes)
-        self.reader.data_received()
+        self.reader.buffer_updated(nbytes)
 
     def eof_received(self) -> bool:
-        self.peer_closed = True
-        self.reader.feed_eof()
-        self._update_writer_ready()
+        self.state.note_peer_closed()
         # Keep a TCP transport open: the peer may still read what we write.
         return self._keep_open_at_eof
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._connection_lost = True
-        self.reader.note_connection_closing()
-        if self.writer is not None:
-            self.writer.connection_lost()
-        if exc is None:
-            self.reader.feed_eof()
-            self._closed.set_result(None)
-        else:
-            self.reader.set_exception(exc)
-            self._closed.set_exception(exc)
-            # Whoever awaits wait_closed sees exc; nobody else needs to.
-            self._closed.exception()
-        while self._drain_waiters:
-            waiter = self._drain_waiters.popleft()
-            if not waiter.done():
-                if exc is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(as_connection_error(exc))
-        self._update_writer_ready()
+        self.state.note_lost(exc)
 
     def pause_writing(self) -> None:
-        self.writing_paused = True
-        self._update_writer_ready()
+        if self.writer is not None:
+            self.writer.pause_writing()
 
     def resume_writing(self) -> None:
-        self.writing_paused = False
-        self._update_writer_ready()
-        while self._drain_waiters:
-            waiter = self._drain_waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+        if self.writer is not None:
+            self.writer.resume_writing()
 
-    # Services for the reader and writer.
+    # The reader's ReceiveFlow.
 
     def pause_receiving(self) -> bool:
         """Stop reading from the socket; return False if it cannot be."""
@@ -126,33 +106,9 @@ class FrameProtocol(asyncio.BufferedProtocol):
         if self.writer is not None:
             self.writer.flush_point()
 
-    def _update_writer_ready(self) -> None:
-        if self.writer is not None:
-            self.writer.update_ready()
-
-    async def wait_writable(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark.
-
-        Raises
-        ------
-        ConnectionResetError
-            If the connection was lost.
-        """
-        if self._connection_lost:
-            raise ConnectionResetError("Connection lost")
-        if not self.writing_paused:
-            return
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._drain_waiters:
-                self._drain_waiters.remove(waiter)
-
     async def wait_closed(self) -> None:
         """Wait until the connection is lost."""
-        await asyncio.shield(self._closed)
+        await self.state.wait_closed()
 
 
 async def open_connection(

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LIMIT", "FrameReader"]
+__all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 
 import asyncio
 import typing
 
-from ._kernels import frames, receive_buffer, structs
+from ._kernels import frames, receive_buffer
+from .connection import ConnectionState
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .iteration import ReadIterator, struct_reader
 from .records import new_records, records_view
-
-if typing.TYPE_CHECKING:
-    from .protocol import FrameProtocol
 
 # Same default line limit as asyncio streams.
 DEFAULT_LIMIT = 2**16
 
 # Receiving pauses when this many bytes are buffered and unread (or more,
-# if a pending read needs more), and resumes when a read finds too few
-# bytes, or when a read through the reader leaves at most a quarter of it.
+# if a pending read needs more), and resumes when a read must wait, or
+# when a waiting read leaves at most a quarter of it.
 DEFAULT_HIGH_WATER = 2**20
+
+# The transport receives into the receive buffer this much at a time (at
+# least): one event-loop turn then brings many small messages.
+RECEIVE_CHUNK_SIZE = 2**18
+
+# A read that fills a caller's buffer and lacks at least this many bytes
+# lets the transport receive straight into that buffer.
+DIRECT_RECEIVE_MIN = 2**16
+
+
+class ReceiveFlow(typing.Protocol):
+    """What a `FrameReader` asks of the protocol that feeds it."""
+
+    def pause_receiving(self) -> bool:
+        """Stop reading from the socket; return False if it cannot be."""
+
+    def resume_receiving(self) -> None:
+        """Start reading from the socket again."""
+
+    def flush_writes(self) -> None:
+        """Send what the connection's writer holds: a read is about to wait."""
 
 
 class FrameReader:
@@ -31,10 +50,29 @@ class FrameReader:
     semantics, limits and exceptions, plus `read_into`, batch struct reads
     (`read_many_into`, `read_records`), length-prefixed and checksummed
     frames (`read_frame`, `read_checksummed`) and asynchronous iteration
-    over lines, structs and frames (`iter_lines`, ...). Bytes arrive in a
-    compiled `ReceiveBuffer` fed by `FrameProtocol`. A read whose bytes are
-    already buffered returns without waiting; a blocked read is woken once,
-    when what it needs has arrived or the connection ended.
+    over lines, structs and frames (`iter_lines`, ...).
+
+    Each read has two halves. ``try_<read>`` (`try_read_into`,
+    `try_readexactly`, `try_readuntil`, `try_read_frame`,
+    `try_read_checksummed`, and `try_read_line` for a client's
+    ``read_str``) takes the message now if it
+    is buffered and the connection is usable (no error, not closing), and
+    otherwise returns None (False for `try_read_into`) and consumes
+    nothing; it never waits and never raises for the connection's state,
+    only for the message (e.g. `asyncio.LimitOverrunError`). The
+    coroutine ``<read>`` calls it and, if it took nothing, waits with the
+    `asyncio.StreamReader` rules: woken once, when what it needs has
+    arrived or the connection ended. Clients and servers call the
+    ``try_`` half themselves, so that a buffered message costs one call.
+
+    A read that fills a caller's buffer (`read_into`, `read_many_into`,
+    `read_records`) and lacks at least `DIRECT_RECEIVE_MIN` bytes moves
+    what is buffered into it and lets the transport receive straight into
+    the rest (`get_buffer`): the bytes are copied once, by the kernel. If
+    such a read is cancelled or the connection fails, the bytes it
+    received are put back in front of the buffer, so none is lost (the
+    buffer's contents are then undefined); at EOF they are
+    `asyncio.IncompleteReadError.partial`.
 
     Parameters
     ----------
@@ -43,123 +81,139 @@ class FrameReader:
         `asyncio.StreamReader`.
     high_water : `int`, optional
         Stop receiving from the socket above this many unread bytes;
-        resume when a read needs more than is buffered, or a read leaves
-        at most a quarter of it.
+        resume when a read must wait, or a waiting read leaves at most a
+        quarter of it.
+    state : `ConnectionState`, optional
+        The connection's state, shared with its protocol and writer; a new
+        one by default (a reader fed by hand).
+    flow : `ReceiveFlow`, optional
+        The protocol that feeds this reader; None for one fed by hand.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, high_water: int = DEFAULT_HIGH_WATER) -> None:
+    def __init__(
+        self,
+        limit: int = DEFAULT_LIMIT,
+        high_water: int = DEFAULT_HIGH_WATER,
+        *,
+        state: ConnectionState | None = None,
+        flow: ReceiveFlow | None = None,
+    ) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
-        # Maximum length of a line or separated chunk, as for
-        # asyncio.StreamReader. An attribute, not a property: clients read
-        # it on every buffered line.
-        self.limit = limit
+        self._limit = limit
         self._high_water = max(high_water, 2 * limit)
         self._low_water = self._high_water // 4
-        self._buffer = receive_buffer.ReceiveBuffer()
-        self._eof = False
-        self._exception: BaseException | None = None
+        self._buffer = receive_buffer.ReceiveBuffer(RECEIVE_CHUNK_SIZE)
+        self._state = ConnectionState() if state is None else state
+        self._state.subscribe(self._state_changed)
+        self._flow = flow
+        self._paused = False
+        # The waiting read, if any: its future and what wakes it.
         self._waiter: asyncio.Future[None] | None = None
         self._wanted_nbytes = 0
         self._wanted_separator: bytes | None = None
-        self._protocol: FrameProtocol | None = None
-        self._paused = False
-        self._connection_closing = False
-        # The receive buffer while reads may take from it with no further
-        # checks (no error, connection not closing); else None. Clients
-        # read already-buffered data through it. Reads through it never
-        # resume receiving: that waits until a read finds too few bytes.
-        self.direct_buffer: receive_buffer.ReceiveBuffer | None = self._buffer
+        # The caller's buffer a read is receiving straight into, if any,
+        # how much of it is filled, and whether the last get_buffer
+        # offered it.
+        self._target: memoryview | None = None
+        self._target_filled = 0
+        self._offered_target = False
+        self._usable = True
+        # The two hottest takes are the receive buffer's own methods while
+        # the connection is usable, so a buffered struct costs one C call.
+        self.try_read_into: typing.Callable[[typing.Any], bool] = self._buffer.copy_into
+        self.try_readexactly: typing.Callable[[int], bytes | None] = self._buffer.take_exactly
 
     def __repr__(self) -> str:
         state = [f"{len(self._buffer)} bytes"]
         if self._eof:
             state.append("eof")
-        if self._exception is not None:
-            state.append(f"exception={self._exception!r}")
+        if self.exception() is not None:
+            state.append(f"exception={self.exception()!r}")
         if self._paused:
             state.append("paused")
         return f"<FrameReader {' '.join(state)}>"
 
-    # Feeding, called by FrameProtocol (or by hand, as with StreamReader).
+    @property
+    def limit(self) -> int:
+        """Maximum length of a line or separated chunk."""
+        return self._limit
 
-    def set_protocol(self, protocol: FrameProtocol) -> None:
-        """Attach the protocol that feeds this reader."""
-        self._protocol = protocol
+    @property
+    def _eof(self) -> bool:
+        return self._state.receiving_ended
+
+    # Feeding: the protocol's get_buffer / buffer_updated, or by hand.
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Return the memory the transport should receive into next: the
+        unfilled rest of a read's target, else the receive buffer's."""
+        target = self._target
+        if target is not None and self._target_filled < len(target):
+            self._offered_target = True
+            return target[self._target_filled :]
+        self._offered_target = False
+        return self._buffer.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Note that ``nbytes`` were received into the last `get_buffer`."""
+        if self._offered_target:
+            self._offered_target = False
+            self._target_filled += nbytes
+            if self._target is not None and self._target_filled == len(self._target):
+                self._wake_waiter()
+            return
+        self._buffer.buffer_updated(nbytes)
+        self._data_received()
 
     def feed_data(self, data: bytes) -> None:
         """Append received bytes (for use without a transport)."""
         if self._eof:
             raise RuntimeError("feed_data after feed_eof")
         self._buffer.feed(data)
-        self.data_received()
-
-    def data_received(self) -> None:
-        """Note that bytes were added to the buffer: pause or wake."""
-        if not self._paused and len(self._buffer) > max(self._high_water, self._wanted_nbytes):
-            self._pause_receiving()
-        if self._waiter is not None and self._wanted_data_arrived():
-            self._wake_waiter()
+        self._data_received()
 
     def feed_eof(self) -> None:
         """Note that the peer will send no more bytes."""
-        self._eof = True
-        self._wake_waiter()
+        self._state.note_peer_closed()
 
     def set_exception(self, exc: BaseException) -> None:
         """Make every read raise ``exc`` (the connection failed)."""
-        self._exception = exc
-        self._update_direct_buffer()
-        waiter = self._take_waiter()
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        self._state.note_failed(exc)
 
     # The StreamReader API.
 
     @property
     def eof_received(self) -> bool:
         """True once the peer has sent EOF (bytes may still be buffered)."""
-        return self._eof
+        return self._state.peer_closed
 
     def at_eof(self) -> bool:
-        """Return True if the peer closed and every byte has been read."""
+        """Return True if no more bytes will come and every byte has been read."""
         return self._eof and not len(self._buffer)
 
     def exception(self) -> BaseException | None:
         """Return the exception that ended the connection, if any."""
-        return self._exception
+        return self._state.exception
 
     async def read(self, n: int = -1) -> bytes:
         """Read up to ``n`` bytes; all bytes until EOF if ``n`` is negative.
 
         Returns b"" at EOF.
         """
-        if self._exception is not None:
-            raise self._exception
+        self._raise_if_failed()
         if n == 0:
             return b""
         if n < 0:
             blocks = []
-            while block := await self.read(self.limit):
+            while block := await self.read(self._limit):
                 blocks.append(block)
             return b"".join(blocks)
         # A loop: another read may take the bytes that woke this one.
         while not len(self._buffer) and not self._eof:
-            await self._wait_for_data("read", 1)
+            await self._wait_for("read", 1)
         data = self._buffer.take(n)
-        self._maybe_resume_receiving()
-        return data
-
-    def readexactly_nowait(self, n: int) -> bytes | None:
-        """Return exactly ``n`` bytes if they are buffered, else None.
-
-        Never waits; consumes nothing when it returns None.
-        """
-        if self._exception is not None:
-            raise self._exception
-        data = self._buffer.take_exactly(n)
-        if self._paused:
-            self._maybe_resume_receiving()
+        self._took()
         return data
 
     async def readexactly(self, n: int) -> bytes:
@@ -172,28 +226,26 @@ class FrameReader:
         ValueError
             If ``n`` is negative.
         """
-        while (data := self.readexactly_nowait(n)) is None:
-            if self._eof:
+        data = self.try_readexactly(n)
+        while data is None:
+            await self._wait_for("readexactly", n)
+            data = self._buffer.take_exactly(n)
+            if data is None and self._eof:
                 raise asyncio.IncompleteReadError(self._buffer.take(), n)
-            await self._wait_for_data("readexactly", n)
+        self._took()
         return data
 
-    def readuntil_nowait(self, separator: bytes = b"\n") -> bytes | None:
-        """Return the bytes through ``separator`` if it is buffered, else None.
-
-        Never waits; consumes nothing when it returns None.
+    def try_readuntil(self, separator: bytes = b"\n") -> bytes | None:
+        """`readuntil` if the separator is buffered, else None.
 
         Raises
         ------
         asyncio.LimitOverrunError
             As `readuntil`.
         """
-        if self._exception is not None:
-            raise self._exception
-        chunk = self._buffer.take_until(separator, self.limit)
-        if self._paused:
-            self._maybe_resume_receiving()
-        return chunk
+        if self._usable:
+            return self._buffer.take_until(separator, self._limit)
+        return None
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Read through the first ``separator``; return it included.
@@ -206,11 +258,31 @@ class FrameReader:
             If the separator is not within `limit` bytes; the bytes stay
             buffered and can be read again.
         """
-        while (chunk := self.readuntil_nowait(separator)) is None:
-            if self._eof:
+        chunk = self.try_readuntil(separator)
+        while chunk is None:
+            await self._wait_for("readuntil", 0, separator)
+            chunk = self._buffer.take_until(separator, self._limit)
+            if chunk is None and self._eof:
                 raise asyncio.IncompleteReadError(self._buffer.take(), None)
-            await self._wait_for_data("readuntil", 0, separator)
+        self._took()
         return chunk
+
+    def try_read_line(self, separator: bytes, encoding: str) -> str | None:
+        """The next line through ``separator`` decoded (strict) and without
+        the separator, if it is buffered; else None.
+
+        `readuntil` and a decode in one step, with no intermediate `bytes`.
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `readuntil`; nothing is consumed.
+        UnicodeDecodeError
+            If the line is not valid ``encoding``; it is consumed.
+        """
+        if self._usable:
+            return self._buffer.take_line(separator, self._limit, encoding)
+        return None
 
     async def readline(self) -> bytes:
         """Read through the next ``\\n``; at EOF return what is left.
@@ -230,22 +302,8 @@ class FrameReader:
                 self._buffer.skip(e.consumed + 1)
             else:
                 self._buffer.clear()
-            self._maybe_resume_receiving()
+            self._took()
             raise ValueError(e.args[0]) from None
-
-    def read_into_nowait(self, struct: typing.Any) -> bool:
-        """Fill ``struct`` from buffered bytes if enough are buffered.
-
-        Never waits. Returns True if ``struct`` was filled, False (and
-        consumes nothing) if fewer bytes than its size are buffered.
-        """
-        if self._exception is not None:
-            raise self._exception
-        if self._buffer.copy_into(struct):
-            if self._paused:
-                self._maybe_resume_receiving()
-            return True
-        return False
 
     async def read_into(self, struct: typing.Any) -> None:
         """Fill ``struct`` with the next bytes: all of it or nothing.
@@ -264,21 +322,33 @@ class FrameReader:
         ValueError
             If ``struct`` is not C-contiguous.
         """
-        if self.read_into_nowait(struct):
+        if self.try_read_into(struct):
             return
-        nbytes = structs.writable_nbytes(struct)
-        while not self.read_into_nowait(struct):
-            if self._eof:
-                raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
-            await self._wait_for_data("read_into", nbytes)
+        with receive_buffer.writable_view(struct) as view, view.cast("B") as target:
+            nbytes = len(target)
+            while True:
+                self._raise_if_failed()
+                if self._buffer.copy_into(target):
+                    self._took()
+                    return
+                if self._eof:
+                    raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
+                if (
+                    nbytes - len(self._buffer) >= DIRECT_RECEIVE_MIN
+                    and self._flow is not None  # a transport feeds this reader
+                    and self._waiter is None
+                ):
+                    await self._receive_into(target)
+                    return
+                await self._wait_for("read_into", nbytes)
 
     # Batch structs, frames and iteration: beyond asyncio.StreamReader.
 
     async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
         """Fill the first ``count`` records of an array: all of them or none.
 
-        The bytes go from the receive buffer straight into ``records`` in
-        one copy, as with `read_into`.
+        As `read_into` of those records: one copy from the receive buffer,
+        or none if the transport receives straight into them.
 
         Parameters
         ----------
@@ -320,23 +390,17 @@ class FrameReader:
         await self.read_into(records)
         return records
 
-    def read_frame_nowait(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes | None:
-        """Return the payload of the next length-prefixed frame if it is
-        buffered, else None.
-
-        Never waits; consumes nothing when it returns None.
+    def try_read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes | None:
+        """`read_frame` if the whole frame is buffered, else None.
 
         Raises
         ------
         tcpframe.FrameError
             As `read_frame`.
         """
-        if self._exception is not None:
-            raise self._exception
-        payload = frames.take_length_prefixed(self._buffer, prefix)
-        if self._paused:
-            self._maybe_resume_receiving()
-        return payload
+        if self._usable:
+            return frames.take_length_prefixed(self._buffer, prefix)
+        return None
 
     async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
         """Read the next length-prefixed frame and return its payload.
@@ -362,31 +426,28 @@ class FrameReader:
             prefix is left unread, so every later read raises this again:
             the stream cannot be resynchronised, close the connection.
         """
-        while (payload := self.read_frame_nowait(prefix)) is None:
+        payload = self.try_read_frame(prefix)
+        while payload is None:
             nbytes = frames.length_prefixed_nbytes(self._buffer, prefix)
-            if self._eof:
+            await self._wait_for("read_frame", nbytes)
+            payload = frames.take_length_prefixed(self._buffer, prefix)
+            if payload is None and self._eof:
+                nbytes = frames.length_prefixed_nbytes(self._buffer, prefix)
                 raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
-            await self._wait_for_data("read_frame", nbytes)
+        self._took()
         return payload
 
-    def read_checksummed_nowait(self, framing: ChecksumFrame = NMEA) -> bytes | None:
-        """Return the body of the next checksummed frame if it is buffered,
-        else None.
-
-        Never waits; consumes nothing when it returns None.
+    def try_read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes | None:
+        """`read_checksummed` if the whole frame is buffered, else None.
 
         Raises
         ------
         asyncio.LimitOverrunError, tcpframe.FrameError
             As `read_checksummed`.
         """
-        if self._exception is not None:
-            raise self._exception
-        try:
-            return frames.take_checksummed(self._buffer, framing, self.limit)
-        finally:
-            if self._paused:
-                self._maybe_resume_receiving()
+        if self._usable:
+            return frames.take_checksummed(self._buffer, framing, self._limit)
+        return None
 
     async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
         """Read the next checksummed frame, verify it and return its body.
@@ -413,20 +474,27 @@ class FrameReader:
             If the frame lacks its start marker or separator or its hex
             checksum is not hex digits. The frame is consumed.
         """
-        while (body := self.read_checksummed_nowait(framing)) is None:
-            if self._eof:
+        body = self.try_read_checksummed(framing)
+        while body is None:
+            await self._wait_for("read_checksummed", 0, framing.terminator)
+            try:
+                body = frames.take_checksummed(self._buffer, framing, self._limit)
+            finally:
+                self._took()
+            if body is None and self._eof:
                 raise asyncio.IncompleteReadError(self._buffer.take(), None)
-            await self._wait_for_data("read_checksummed", 0, framing.terminator)
         return body
 
     def iter_lines(self, separator: bytes = b"\n") -> ReadIterator[bytes]:
-        """Iterate asynchronously over lines ending in ``separator``.
+        """Iterate asynchronously over lines ending in ``separator``, as
+        repeated `readuntil` calls: each line is `bytes`, with its
+        separator.
 
-        Each line is returned with its separator, as by `readuntil`. The
-        iteration ends at EOF; bytes left after the last separator raise
-        `asyncio.IncompleteReadError` (iterating over the reader itself,
-        ``async for line in reader``, returns them instead, as
-        `asyncio.StreamReader` does).
+        The iteration ends at EOF; bytes left after the last separator raise
+        `asyncio.IncompleteReadError`. (``async for line in reader``
+        iterates over `readline` instead, as for `asyncio.StreamReader`:
+        it returns those bytes as a last line. A client's
+        `~tcpframe.Client.iter_lines` gives `str` lines, as `read_str`.)
         """
         return ReadIterator(lambda: self.readuntil(separator))
 
@@ -473,27 +541,21 @@ class FrameReader:
             raise StopAsyncIteration
         return line
 
-    # Waiting and flow control.
+    # Waiting.
 
-    async def _wait_for_data(self, func_name: str, nbytes: int, separator: bytes | None = None) -> None:
-        """Wait until ``nbytes`` are buffered, ``separator`` is, or EOF.
+    async def _wait_for(self, func_name: str, nbytes: int, separator: bytes | None = None) -> None:
+        """Return once ``nbytes`` are buffered, ``separator`` is (or the
+        bytes break the limit), no more bytes will come, or the
+        connection failed (then raise its exception).
 
-        Caller must have checked that the wanted data is not buffered yet.
+        Returns at once if that is so already; otherwise waits, woken once.
         """
-        if self._waiter is not None:
-            raise RuntimeError(
-                f"{func_name}() called while another coroutine is already waiting for incoming data"
-            )
-        protocol = self._protocol
-        if protocol is not None:
-            # About to block: send what this task wrote, so a request goes
-            # out before we wait for its reply.
-            protocol.flush_writes()
+        self._raise_if_failed()
+        if self._eof or self._data_arrived(nbytes, separator):
+            return
+        waiter = self._new_waiter(func_name)
         self._wanted_nbytes = nbytes
         self._wanted_separator = separator
-        if self._paused:
-            self._resume_receiving()
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
             await waiter
         finally:
@@ -503,14 +565,87 @@ class FrameReader:
             if self._waiter is waiter:
                 self._take_waiter()
 
-    def _wanted_data_arrived(self) -> bool:
-        separator = self._wanted_separator
+    async def _receive_into(self, target: memoryview) -> None:
+        """Fill ``target`` with what is buffered, then let the transport
+        receive the rest straight into it; return when it is full.
+
+        Caller must have checked that fewer bytes than ``target`` holds
+        are buffered, and that no read is waiting.
+        """
+        waiter = self._new_waiter("read_into")
+        buffered = len(self._buffer)
+        self._buffer.copy_into(target[:buffered])
+        self._target, self._target_filled = target, buffered
+        try:
+            await waiter
+            if self._target_filled < len(target):
+                # Woken by EOF: what came is the partial read.
+                raise asyncio.IncompleteReadError(bytes(target[: self._target_filled]), len(target))
+        except asyncio.IncompleteReadError:
+            raise
+        except BaseException:
+            # Cancelled, or the connection failed: the bytes received so
+            # far go back in front of anything buffered since.
+            later = self._buffer.take()
+            self._buffer.feed(target[: self._target_filled])
+            self._buffer.feed(later)
+            raise
+        finally:
+            self._target, self._target_filled, self._offered_target = None, 0, False
+            if self._waiter is waiter:
+                self._take_waiter()
+
+    def _new_waiter(self, func_name: str) -> asyncio.Future[None]:
+        """Register the read that is about to wait and return its future."""
+        if self._waiter is not None:
+            raise RuntimeError(
+                f"{func_name}() called while another coroutine is already waiting for incoming data"
+            )
+        if self._flow is not None:
+            # About to block: send what this task wrote, so a request goes
+            # out before we wait for its reply.
+            self._flow.flush_writes()
+        if self._paused:
+            self._resume_receiving()
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def _data_arrived(self, nbytes: int, separator: bytes | None) -> bool:
+        """True if ``nbytes`` are buffered, or ``separator`` (if not None) is."""
         if separator is None:
-            return len(self._buffer) >= self._wanted_nbytes
-        return (
-            self._buffer.find(separator) >= 0
-            or len(self._buffer) + 1 - len(separator) > self.limit
-        )
+            return len(self._buffer) >= nbytes
+        return self._buffer.separator_arrived(separator, self._limit)
+
+    def _data_received(self) -> None:
+        """Bytes were added to the buffer: pause receiving, wake the reader."""
+        if not self._paused and len(self._buffer) > max(self._high_water, self._wanted_nbytes):
+            self._pause_receiving()
+        if (
+            self._waiter is not None
+            and self._target is None
+            and self._data_arrived(self._wanted_nbytes, self._wanted_separator)
+        ):
+            self._wake_waiter()
+
+    def _state_changed(self) -> None:
+        """The connection's state changed: reroute the takes, and end a
+        waiting read if no more bytes will come or the connection failed."""
+        usable = self._state.usable
+        if usable != self._usable:
+            self._usable = usable
+            if usable:
+                self.try_read_into = self._buffer.copy_into
+                self.try_readexactly = self._buffer.take_exactly
+            else:
+                self.try_read_into = _nothing_filled
+                self.try_readexactly = _nothing_taken
+        exc = self._state.exception
+        if exc is not None:
+            waiter = self._take_waiter()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+        elif self._eof:
+            self._wake_waiter()
 
     def _wake_waiter(self) -> None:
         waiter = self._take_waiter()
@@ -525,25 +660,33 @@ class FrameReader:
         self._wanted_separator = None
         return waiter
 
-    def note_connection_closing(self) -> None:
-        """Note that the connection is closing or lost (at either end)."""
-        self._connection_closing = True
-        self._update_direct_buffer()
+    def _raise_if_failed(self) -> None:
+        exc = self._state.exception
+        if exc is not None:
+            raise exc
 
-    def _update_direct_buffer(self) -> None:
-        usable = self._exception is None and not self._connection_closing
-        self.direct_buffer = self._buffer if usable else None
+    # Flow control.
+
+    def _took(self) -> None:
+        """A waiting read took bytes: resume receiving if few are left."""
+        if self._paused and len(self._buffer) <= self._low_water:
+            self._resume_receiving()
 
     def _pause_receiving(self) -> None:
-        if self._protocol is not None and self._protocol.pause_receiving():
+        if self._flow is not None and self._flow.pause_receiving():
             self._paused = True
 
     def _resume_receiving(self) -> None:
         self._paused = False
-        if self._protocol is not None:
-            self._protocol.resume_receiving()
+        if self._flow is not None:
+            self._flow.resume_receiving()
 
-    def _maybe_resume_receiving(self) -> None:
-        if self._paused and len(self._buffer) <= self._low_water:
-            self._resume_receiving()
 
+def _nothing_filled(struct: typing.Any) -> bool:
+    """`FrameReader.try_read_into` of a reader that is not usable."""
+    return False
+
+
+def _nothing_taken(n: int) -> bytes | None:
+    """`FrameReader.try_readexactly` of a reader that is not usable."""
+    return None

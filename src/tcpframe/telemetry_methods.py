@@ -6,44 +6,40 @@ from __future__ import annotations
 __all__ = ["TelemetryMethods"]
 
 import typing
-from collections.abc import Awaitable, Callable
 
-from ._kernels import frames
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .iteration import ReadIterator, struct_reader
 from .records import new_records, records_view
 
 if typing.TYPE_CHECKING:
     from .reader import FrameReader
-    from .writer import FrameWriter
-
-T = typing.TypeVar("T")
 
 
 class TelemetryMethods:
     """Telemetry methods of `BaseClientOrServer`, which mixes this in.
 
-    They rely on the base class for the connection: ``_reader``,
-    ``_read_checked``, ``_write_checked``, `read_into`, `read_str` and
-    `read_json`.
+    They are written on the host's public API alone: `read_into`,
+    `read_str`, `read_json`, `read_frame`, `read_checksummed`,
+    `write_from` and `reader`.
     """
 
     if typing.TYPE_CHECKING:
         # What BaseClientOrServer provides (type checkers check that its
         # definitions match these).
-        _reader: FrameReader | None
-
-        async def _read_checked(
-            self, read: Callable[[FrameReader], Awaitable[T]], close_at_eof: bool = False
-        ) -> T: ...
-
-        async def _write_checked(self, write: Callable[[FrameWriter], None]) -> None: ...
+        @property
+        def reader(self) -> FrameReader | None: ...
 
         async def read_into(self, struct: typing.Any) -> None: ...
 
         async def read_str(self) -> str: ...
 
         async def read_json(self) -> typing.Any: ...
+
+        async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes: ...
+
+        async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes: ...
+
+        async def write_from(self, *structs: typing.Any) -> None: ...
 
     async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
         """Fill the first ``count`` records of an array (all if None): all
@@ -93,50 +89,6 @@ class TelemetryMethods:
         await self.read_into(records)
         return records
 
-    async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
-        """Read the next length-prefixed frame and return its payload.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        tcpframe.FrameError
-            If the prefix declares too large (or, counting itself, too
-            small) a frame. The prefix stays unread and the connection
-            open; the stream cannot be resynchronised, so close it.
-        """
-        reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (payload := frames.take_length_prefixed(buffer, prefix)) is not None:
-                return payload
-        return await self._read_checked(lambda reader: reader.read_frame(prefix))
-
-    async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes:
-        """Read the next checksummed frame, verify it and return its body.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes before the terminator.
-        asyncio.LimitOverrunError
-            If the terminator is not within the limit; the bytes stay
-            buffered.
-        tcpframe.ChecksumMismatchError
-            If the checksum does not match. The frame is consumed and the
-            connection stays open, so the next read gets the next frame.
-        tcpframe.FrameError
-            If the frame is malformed; consumed likewise.
-        """
-        reader = self._reader
-        if reader is not None and (buffer := reader.direct_buffer) is not None:
-            if (body := frames.take_checksummed(buffer, framing, reader.limit)) is not None:
-                return body
-        return await self._read_checked(lambda reader: reader.read_checksummed(framing))
-
     async def write_records(self, records: typing.Any) -> None:
         """Write a whole array of records (numpy, ctypes, ...) and drain.
 
@@ -150,31 +102,7 @@ class TelemetryMethods:
         ValueError
             If ``records`` is not C-contiguous.
         """
-        await self._write_checked(lambda writer: writer.write_structs((records,)))
-
-    async def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
-        """Write ``payload`` as a length-prefixed frame and drain.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while writing.
-        tcpframe.FrameError
-            If the payload is too large for ``prefix``; nothing is written.
-        """
-        await self._write_checked(lambda writer: writer.write_frame(payload, prefix))
-
-    async def write_checksummed(self, body: bytes, framing: ChecksumFrame = NMEA) -> None:
-        """Write ``body`` as a checksummed frame and drain.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while writing.
-        tcpframe.FrameError
-            If the frame would hold its terminator before its end.
-        """
-        await self._write_checked(lambda writer: writer.write_checksummed(body, framing))
+        await self.write_from(records)
 
     def iter_lines(self) -> ReadIterator[str]:
         """Iterate asynchronously over lines, as repeated `read_str` calls.
@@ -220,5 +148,5 @@ class TelemetryMethods:
 
     def _ended_cleanly(self) -> bool:
         """True if the peer closed without an error and every byte was read."""
-        reader = self._reader
+        reader = self.reader
         return reader is not None and reader.at_eof() and reader.exception() is None

@@ -5,15 +5,13 @@ from __future__ import annotations
 __all__ = ["FLUSH_SIZE", "FrameWriter", "as_connection_error"]
 
 import asyncio
+import collections
 import typing
 from collections.abc import Iterable
 
 from ._kernels import structs
+from .connection import ConnectionState
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
-
-if typing.TYPE_CHECKING:
-    from .protocol import FrameProtocol
-    from .reader import FrameReader
 
 # Pending bytes are handed to the transport once they reach this size, or
 # at the next turn of the event loop, or when this connection's reader is
@@ -54,35 +52,41 @@ class FrameWriter:
     ----------
     transport : `asyncio.Transport`
         The connection's transport.
-    protocol : `FrameProtocol`
-        The connection's protocol (flow control and close tracking).
-    reader : `FrameReader`
-        The connection's reader (its exception ends drains).
+    state : `ConnectionState`
+        The connection's state, shared with its protocol and reader.
+
+    Attributes
+    ----------
+    ready : `bool`
+        True while a write needs no checks before it and no `drain` after
+        it: the connection is usable, the peer has not sent EOF and the
+        transport has not paused writing. Clients skip their checks while
+        it is True.
     """
 
-    def __init__(self, transport: asyncio.Transport, protocol: FrameProtocol, reader: FrameReader) -> None:
+    def __init__(self, transport: asyncio.Transport, state: ConnectionState) -> None:
         self._transport = transport
-        self._protocol = protocol
-        self._reader = reader
+        self._state = state
         self._loop = asyncio.get_running_loop()
+        # Set by the protocol's pause_writing / resume_writing.
+        self._writing_paused = False
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         # Invariant: bytes are pending only while a flush is scheduled.
         self._pending = bytearray()
         self._flush_handle: asyncio.Handle | None = None
         # True after a write went straight to the transport, until the next
         # flush point; writes meanwhile are coalesced.
         self._sent_recently = False
-        # True while a write needs no checks before it and no drain after
-        # it: see `update_ready`.
         self.ready = True
         # Writes are deferred, so the transport cannot reject one made
         # after write_eof; this flag lets write raise at once, as
         # asyncio.StreamWriter.write does.
         self._eof_written = False
-        self._closed_here = False
         # True once the connection is lost: writes then go nowhere, on
         # every loop (the stdlib loop's transports drop them, uvloop's
         # raise RuntimeError), and drain raises.
         self._connection_lost = False
+        state.subscribe(self._state_changed)
 
     def __repr__(self) -> str:
         return f"<FrameWriter transport={self._transport!r} pending={len(self._pending)}>"
@@ -219,13 +223,12 @@ class FrameWriter:
 
         Safe to call when the connection is already closing.
         """
-        self._closed_here = True
         if not self._transport.is_closing():
             self.flush()
             # Never twice: asyncio's TLS transport, closed again, drops
             # its protocol and then fails get_write_buffer_size.
             self._transport.close()
-        self._reader.note_connection_closing()
+        self._state.note_closed_here()
         self.ready = False
 
     @property
@@ -236,7 +239,8 @@ class FrameWriter:
         Over TLS the transport then closes itself (TLS has no half-close),
         so `is_closing` is True, but what the peer sent is still readable.
         """
-        return self._protocol.peer_closed and not self._closed_here and self._reader.exception() is None
+        state = self._state
+        return state.peer_closed and not state.closed_here and state.exception is None
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed.
@@ -246,7 +250,7 @@ class FrameWriter:
         ConnectionError
             If the connection ended with an error.
         """
-        await self._protocol.wait_closed()
+        await self._state.wait_closed()
 
     def get_extra_info(self, name: str, default: typing.Any = None) -> typing.Any:
         """Return transport information, e.g. ``"socket"`` or ``"peername"``."""
@@ -263,27 +267,36 @@ class FrameWriter:
         ConnectionError
             If the connection was lost.
         """
-        exc = self._reader.exception()
+        exc = self._state.exception
         if exc is not None:
             raise as_connection_error(exc)
         if self._transport.is_closing():
             # Let connection_lost run, so the wait below sees the loss.
             await asyncio.sleep(0)
-        await self._protocol.wait_writable()
+        if self._state.lost:
+            raise ConnectionResetError("Connection lost")
+        if not self._writing_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._drain_waiters:
+                self._drain_waiters.remove(waiter)
 
-    def update_ready(self) -> None:
-        """Recompute `ready`: True unless the connection is closing or
-        failed, the peer sent EOF, or the transport paused writing.
+    # Called by the protocol.
 
-        Clients skip their checks and `drain` while `ready` is True; the
-        protocol calls this whenever one of those conditions changes.
-        """
-        self.ready = not (
-            self._protocol.writing_paused
-            or self._transport.is_closing()
-            or self._reader.exception() is not None
-            or self._reader.eof_received
-        )
+    def pause_writing(self) -> None:
+        """The transport's write buffer went above its high-water mark."""
+        self._writing_paused = True
+        self._update_ready()
+
+    def resume_writing(self) -> None:
+        """The transport's write buffer drained below its low-water mark."""
+        self._writing_paused = False
+        self._update_ready()
+        self._settle_drain_waiters(None)
 
     def flush_point(self) -> None:
         """Send what is pending: the caller is about to let time pass.
@@ -293,14 +306,35 @@ class FrameWriter:
         self._sent_recently = False
         self.flush()
 
-    def connection_lost(self) -> None:
-        """Note that the connection is lost (the protocol calls this): drop
-        what is pending, and every later write."""
-        self._connection_lost = True
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        self._pending = bytearray()
+    def _state_changed(self) -> None:
+        if self._state.lost and not self._connection_lost:
+            # Drop what is pending, and every later write.
+            self._connection_lost = True
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush_handle = None
+            self._pending = bytearray()
+            exc = self._state.exception
+            self._settle_drain_waiters(None if exc is None else as_connection_error(exc))
+        self._update_ready()
+
+    def _update_ready(self) -> None:
+        state = self._state
+        self.ready = not (
+            self._writing_paused
+            or self._transport.is_closing()
+            or state.exception is not None
+            or state.peer_closed
+        )
+
+    def _settle_drain_waiters(self, exc: BaseException | None) -> None:
+        while self._drain_waiters:
+            waiter = self._drain_waiters.popleft()
+            if not waiter.done():
+                if exc is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(exc)
 
     def _pending_grew(self) -> None:
         if len(self._pending) >= FLUSH_SIZE:

@@ -45,6 +45,10 @@ class ReceiveBuffer:
         self, separator: bytes | bytearray | memoryview, limit: int
     ) -> bytes | None:
         """Consume and return the bytes up to and including ``separator``."""
+    def separator_arrived(self, separator: bytes | bytearray | memoryview, limit: int) -> bool:
+        """Return True if `take_until` with these arguments would not
+        return None now: the separator is buffered, or the bytes break the
+        limit (then it raises)."""
     def take_line(
         self, separator: bytes | bytearray | memoryview, limit: int, encoding: str
     ) -> str | None:

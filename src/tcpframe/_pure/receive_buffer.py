@@ -217,6 +217,21 @@ class ReceiveBuffer:
         assert self._scan_separator is not None  # set by _locate_separator
         return self._consume(index + len(self._scan_separator))
 
+    def separator_arrived(self, separator: bytes, limit: int) -> bool:
+        """Return True if `take_until` with these arguments would not
+        return None now: the separator is buffered, or the bytes break the
+        limit (then it raises).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a separator or limit that `take_until` rejects.
+        """
+        try:
+            return self._locate_separator(separator, limit) >= 0
+        except asyncio.LimitOverrunError:
+            return True
+
     def take_line(self, separator: bytes, limit: int, encoding: str) -> str | None:
         """Consume a line through ``separator``; return it decoded, without
         the separator.
