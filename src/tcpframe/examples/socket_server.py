@@ -94,7 +94,7 @@ class SocketServer(OneClientReadLoopServer):
             raise ValueError(
                 f"simulation_mode={simulation_mode!r} not in valid_simulation_modes={self.valid_simulation_modes}"
             )
-        check_connect_callback(connect_callback)  # the base checks this server's own
+        check_connect_callback(connect_callback)  # the base sees only _connection_changed
         self.simulation_mode = simulation_mode
         self.command_handler: AbstractCommandHandler | None = None
         self._socket_server_connect_callback = connect_callback
