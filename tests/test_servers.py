@@ -7,6 +7,7 @@ classes at the end run the way users' unittest suites do.
 """
 
 import asyncio
+import functools
 import logging
 import socket
 import sys
@@ -154,12 +155,61 @@ async def test_closing_a_server_while_it_is_starting_leaves_it_not_listening(log
     await server.close()
 
 
+class AsyncCallable:
+    """An object whose ``__call__`` is ``async def``: not a coroutine function."""
+
+    async def __call__(self, server: tcpframe.BaseClientOrServer) -> None:
+        pass
+
+
+def marked_by_asyncio(server: tcpframe.BaseClientOrServer) -> None:
+    """A plain function with asyncio's legacy coroutine marker, which
+    `asyncio.iscoroutinefunction` accepts and `inspect.iscoroutinefunction`
+    (the rule) does not."""
+
+
+marked_by_asyncio._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+
+
+async def queue_connected(queue: asyncio.Queue[bool], server: tcpframe.BaseClientOrServer) -> None:
+    queue.put_nowait(server.connected)
+
+
+# The read-loop server checks the user's callback itself (it gives the base
+# its own), so both servers are held to the one rule.
 @pytest.mark.parametrize(
     "server_class", [tcpframe.OneClientServer, tcpframe.TestOneClientReadLoopServer], ids=lambda cls: cls.__name__
 )
-async def test_a_synchronous_connect_callback_is_a_type_error(log: logging.Logger, server_class: type) -> None:
-    with pytest.raises(TypeError):
-        server_class(host=tcpframe.LOCALHOST_IPV4, port=0, log=log, connect_callback=not_a_coroutine_function)
+@pytest.mark.parametrize(
+    "callback",
+    [not_a_coroutine_function, functools.partial(not_a_coroutine_function), AsyncCallable(), marked_by_asyncio],
+    ids=["function", "partial of a function", "object with async __call__", "function marked by asyncio"],
+)
+async def test_a_connect_callback_that_is_not_a_coroutine_function_is_a_type_error(
+    log: logging.Logger, server_class: type, callback: typing.Any
+) -> None:
+    with pytest.raises(TypeError, match=r"connect_callback=.* must be a coroutine function"):
+        server_class(host=tcpframe.LOCALHOST_IPV4, port=0, log=log, connect_callback=callback)
+
+
+@pytest.mark.parametrize(
+    "server_class", [tcpframe.OneClientServer, tcpframe.TestOneClientReadLoopServer], ids=lambda cls: cls.__name__
+)
+@pytest.mark.parametrize("kind", ["async def", "partial of an async def"])
+async def test_an_async_def_or_a_partial_of_one_is_a_connect_callback(
+    make_server: typing.Callable, make_client: typing.Callable, server_class: type, kind: str
+) -> None:
+    queue: asyncio.Queue[bool] = asyncio.Queue()
+
+    async def callback(server: tcpframe.BaseClientOrServer) -> None:
+        await queue_connected(queue, server)
+
+    connect_callback = callback if kind == "async def" else functools.partial(queue_connected, queue)
+    server = await make_server(server_class, connect_callback=connect_callback)
+    client = await make_client(server)
+    assert await within_timeout(queue.get()) is True
+    await within_timeout(client.close())
+    assert await within_timeout(queue.get()) is False
 
 
 @pytest.mark.parametrize(

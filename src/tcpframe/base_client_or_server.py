@@ -7,13 +7,13 @@ __all__ = ["BaseClientOrServer", "ConnectCallbackType"]
 import abc
 import asyncio
 import codecs
-import inspect
 import json
 import logging
 import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
+from ._callbacks import check_connect_callback
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .reader import FrameReader
@@ -89,8 +89,7 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         terminator: bytes = DEFAULT_TERMINATOR,
         **kwargs: typing.Any,
     ) -> None:
-        if connect_callback is not None and not inspect.iscoroutinefunction(connect_callback):
-            raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
+        check_connect_callback(connect_callback)
         # Named for the class and the instance, so that two clients of one
         # class (e.g. a command and a telemetry client) log apart.
         self.log = log.getChild(f"{type(self).__name__}({name})")

@@ -73,6 +73,8 @@ class Client(BaseClientOrServer):
         heartbeat_send_sleep: float = 1.0,
         **kwargs: typing.Any,
     ) -> None:
+        # lsst.ts.tcpip 2.2's parameters in its order (tests/test_lsst_signatures.py):
+        # callers pass the base's by position too, so they are named here.
         self.host = host
         self.port = port
         self.run_heartbeat_send_task = run_heartbeat_send_task

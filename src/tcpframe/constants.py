@@ -23,6 +23,10 @@ TERMINATOR = DEFAULT_TERMINATOR
 DEFAULT_MONITOR_CONNECTION_INTERVAL = 0.1
 DEFAULT_MAX_HEARTBEAT_INTERVAL = 10.0
 HEARTBEAT = b"heartbeat"
+# A heartbeat line as read_str returns it. HEARTBEAT is ASCII bytes, so
+# servers compare text: decoding HEARTBEAT with e.g. utf-16 would fail
+# (odd length) or give garbage.
+HEARTBEAT_TEXT = HEARTBEAT.decode("ascii")
 
 LOCALHOST_IPV4 = "127.0.0.1"
 LOCALHOST_IPV6 = "::1"

@@ -9,12 +9,12 @@ import asyncio
 import logging
 import typing
 
+from ._callbacks import check_connect_callback
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .constants import (
     DEFAULT_ENCODING,
     DEFAULT_LOCALHOST,
     DEFAULT_MAX_HEARTBEAT_INTERVAL,
-    DEFAULT_MONITOR_CONNECTION_INTERVAL,
     DEFAULT_TERMINATOR,
 )
 from .one_client_server import OneClientServer
@@ -38,8 +38,6 @@ class OneClientReadLoopServer(OneClientServer):
         Logger.
     connect_callback : coroutine function or None, optional
         Called with this server when a client connects or disconnects.
-    monitor_connection_interval : `float`, optional
-        Interval between checks that the client is still there (s).
     name : `str`, optional
         Name used in log messages.
     encoding : `str`, optional
@@ -52,7 +50,8 @@ class OneClientReadLoopServer(OneClientServer):
     max_heartbeat_interval : `float`, optional
         Longest allowed time between heartbeats (s).
     **kwargs
-        Passed to `asyncio.loop.create_server`.
+        Passed to `OneClientServer`: ``monitor_connection_interval``, and
+        the arguments of `asyncio.loop.create_server`.
 
     Attributes
     ----------
@@ -77,7 +76,6 @@ class OneClientReadLoopServer(OneClientServer):
         host: str | None = DEFAULT_LOCALHOST,
         log: logging.Logger,
         connect_callback: ConnectCallbackType | None = None,
-        monitor_connection_interval: float = DEFAULT_MONITOR_CONNECTION_INTERVAL,
         name: str = "",
         encoding: str = DEFAULT_ENCODING,
         terminator: bytes = DEFAULT_TERMINATOR,
@@ -85,8 +83,11 @@ class OneClientReadLoopServer(OneClientServer):
         max_heartbeat_interval: float = DEFAULT_MAX_HEARTBEAT_INTERVAL,
         **kwargs: typing.Any,
     ) -> None:
-        if connect_callback is not None and not asyncio.iscoroutinefunction(connect_callback):
-            raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
+        # lsst.ts.tcpip 2.2's parameters (tests/test_lsst_signatures.py); other
+        # arguments of OneClientServer, e.g. monitor_connection_interval, pass
+        # through kwargs. The base checks the callback it is given, which is
+        # this server's, so the user's is checked here.
+        check_connect_callback(connect_callback)
         self.run_heartbeat_monitor_task = run_heartbeat_monitor_task
         self.max_heartbeat_interval = max_heartbeat_interval
         self._user_connect_callback = connect_callback
@@ -100,7 +101,6 @@ class OneClientReadLoopServer(OneClientServer):
             port=port,
             log=log,
             connect_callback=self._start_or_stop_read_loop,
-            monitor_connection_interval=monitor_connection_interval,
             name=name,
             encoding=encoding,
             terminator=terminator,

@@ -72,6 +72,8 @@ class OneClientServer(BaseClientOrServer):
         terminator: bytes = DEFAULT_TERMINATOR,
         **kwargs: typing.Any,
     ) -> None:
+        # lsst.ts.tcpip 2.2's parameters in its order (tests/test_lsst_signatures.py):
+        # callers pass the base's by position too, so they are named here.
         self.host = host
         self.port = port
         self.connected_task: asyncio.Future[None] = asyncio.Future()

@@ -6,6 +6,7 @@ __all__ = ["BaseOneClientServerTestCase", "TestOneClientReadLoopServer"]
 
 import asyncio
 import contextlib
+import functools
 import logging
 import typing
 import unittest
@@ -13,7 +14,7 @@ from collections.abc import AsyncGenerator
 
 from .base_client_or_server import BaseClientOrServer
 from .client import Client
-from .constants import DEFAULT_LOCALHOST, HEARTBEAT
+from .constants import DEFAULT_LOCALHOST, HEARTBEAT_TEXT
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 
@@ -36,16 +37,10 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
     """A `OneClientReadLoopServer` that queues each string it reads.
 
     Heartbeat lines go to `handle_received_heartbeat` instead of the queue.
-
-    Parameters
-    ----------
-    **kwargs
-        Passed to `OneClientReadLoopServer`.
+    Its parameters are those of `OneClientReadLoopServer`.
 
     Attributes
     ----------
-    data_queue : `asyncio.Queue`
-        Strings read, in order.
     fail_next_read : `bool`
         Make the next `read_and_dispatch` raise `ConnectionError` before it
         reads (to test how a server handles a lost connection); cleared
@@ -54,10 +49,14 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, **kwargs: typing.Any) -> None:
-        self.data_queue: asyncio.Queue[str] = asyncio.Queue()
-        self.fail_next_read = False
-        super().__init__(**kwargs)
+    # No __init__: the constructor is OneClientReadLoopServer's, whose
+    # signature lsst.ts.tcpip 2.2 gives this class too.
+    fail_next_read = False
+
+    @functools.cached_property
+    def data_queue(self) -> asyncio.Queue[str]:
+        """Strings read, in order (`asyncio.Queue` [`str`])."""
+        return asyncio.Queue()
 
     async def read_and_dispatch(self) -> None:
         """Read a string; queue it, or handle it if it is a heartbeat."""
@@ -65,9 +64,7 @@ class TestOneClientReadLoopServer(OneClientReadLoopServer):
             self.fail_next_read = False
             raise ConnectionError("Failing as requested by fail_next_read")
         data = await self.read_str()
-        # HEARTBEAT is ASCII bytes; compare text, since decoding those
-        # bytes with e.g. utf-16 would fail (odd length) or give garbage.
-        if data == HEARTBEAT.decode("ascii"):
+        if data == HEARTBEAT_TEXT:
             await self.handle_received_heartbeat()
         else:
             await self.data_queue.put(data)

@@ -137,7 +137,7 @@ class ReceiveBuffer:
 
     def clear(self) -> None:
         """Discard all buffered bytes."""
-        self._consume_without_copy(len(self._data))
+        self._consume(len(self._data))
 
     def peek(self, n: int) -> bytes:
         """Return up to ``n`` bytes from the front without consuming them."""
@@ -150,14 +150,16 @@ class ReceiveBuffer:
         if n < 0:
             raise ValueError(f"n must not be negative, not {n}")
         n = min(n, len(self._data))
-        self._consume_without_copy(n)
+        self._consume(n)
         return n
 
     def take(self, n: int = -1) -> bytes:
         """Consume and return up to ``n`` bytes (all of them if ``n < 0``)."""
         if n < 0 or n > len(self._data):
             n = len(self._data)
-        return self._consume(n)
+        chunk = bytes(self._data[:n])
+        self._consume(n)
+        return chunk
 
     def take_exactly(self, n: int) -> bytes | None:
         """Consume and return exactly ``n`` bytes, or None if fewer are buffered.
@@ -173,8 +175,7 @@ class ReceiveBuffer:
         if len(data) < n:
             return None
         chunk = bytes(data[:n])
-        del data[:n]
-        self._scan_from = self._scan_from - n if self._scan_from > n else 0
+        self._consume(n)
         return chunk
 
     def find(self, separator: bytes) -> int:
@@ -215,7 +216,10 @@ class ReceiveBuffer:
         if index < 0:
             return None
         assert self._scan_separator is not None  # set by _locate_separator
-        return self._consume(index + len(self._scan_separator))
+        n = index + len(self._scan_separator)
+        chunk = bytes(self._data[:n])
+        self._consume(n)
+        return chunk
 
     def separator_arrived(self, separator: bytes, limit: int) -> bool:
         """Return True if `take_until` with these arguments would not
@@ -267,10 +271,8 @@ class ReceiveBuffer:
         if index < 0:
             return None
         assert self._scan_separator is not None  # set by _locate_separator
-        data = self._data
-        line = data[:index]
-        del data[: index + len(self._scan_separator)]
-        self._scan_from = 0
+        line = self._data[:index]
+        self._consume(index + len(self._scan_separator))
         return line.decode(encoding)
 
     def copy_into(self, target: typing.Any) -> bool:
@@ -302,8 +304,7 @@ class ReceiveBuffer:
         if len(data) < nbytes:
             return False
         target_bytes.raw = data[:nbytes]  # type: ignore[assignment]  # raw takes any bytes-like object
-        del data[:nbytes]
-        self._scan_from = self._scan_from - nbytes if self._scan_from > nbytes else 0
+        self._consume(nbytes)
         return True
 
     def _byte_array_over(self, target: typing.Any) -> ctypes.Array[ctypes.c_char] | None:
@@ -362,13 +363,12 @@ class ReceiveBuffer:
             )
         return index
 
-    def _consume(self, n: int) -> bytes:
-        data = self._data
-        chunk = bytes(data[:n])
-        del data[:n]
-        self._scan_from = self._scan_from - n if self._scan_from > n else 0
-        return chunk
+    def _consume(self, n: int) -> None:
+        """Remove the first ``n`` bytes, keeping the scan offset on the
+        same byte (as the compiled buffer's ``consume``).
 
-    def _consume_without_copy(self, n: int) -> None:
+        Caller must ensure ``0 <= n <= len(self)``.
+        """
         del self._data[:n]
-        self._scan_from = max(0, self._scan_from - n)
+        scan_from = self._scan_from
+        self._scan_from = scan_from - n if scan_from > n else 0

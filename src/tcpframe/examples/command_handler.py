@@ -12,6 +12,8 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
 
+from .._callbacks import require_coroutine_function
+
 # Sends one JSON-able dict to the client, e.g. `SocketServer.write_json`.
 ReplyCallback = Callable[[dict[str, typing.Any]], Awaitable[None]]
 # A command: a coroutine method taking the command's parameters as keywords.
@@ -87,8 +89,7 @@ class AbstractCommandHandler(abc.ABC):
     def __init__(
         self, callback: ReplyCallback, simulation_mode: int = 0, log: logging.Logger | None = None
     ) -> None:
-        if not inspect.iscoroutinefunction(callback):
-            raise TypeError(f"callback={callback!r} must be a coroutine function")
+        require_coroutine_function(callback, "callback")
         if simulation_mode not in self.valid_simulation_modes:
             raise ValueError(
                 f"simulation_mode={simulation_mode!r} not in valid_simulation_modes={self.valid_simulation_modes}"
@@ -100,8 +101,7 @@ class AbstractCommandHandler(abc.ABC):
         self.telemetry_task.set_result(None)
         self.dispatch_dict: dict[str, CommandMethod] = self.make_dispatch_dict()
         for command, method in self.dispatch_dict.items():
-            if not inspect.iscoroutinefunction(method):
-                raise TypeError(f"The method of command {command!r}, {method!r}, must be a coroutine function")
+            require_coroutine_function(method, f"dispatch_dict[{command!r}]")
 
     @abc.abstractmethod
     def make_dispatch_dict(self) -> dict[str, CommandMethod]:

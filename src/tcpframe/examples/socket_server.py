@@ -4,13 +4,13 @@ from __future__ import annotations
 
 __all__ = ["SocketServer"]
 
-import inspect
 import json
 import logging
 import typing
 
+from .._callbacks import check_connect_callback
 from ..base_client_or_server import BaseClientOrServer, ConnectCallbackType
-from ..constants import DEFAULT_MAX_HEARTBEAT_INTERVAL, HEARTBEAT
+from ..constants import HEARTBEAT_TEXT
 from ..one_client_read_loop_server import OneClientReadLoopServer
 from .command_handler import AbstractCommandHandler, ResponseCode
 
@@ -56,12 +56,11 @@ class SocketServer(OneClientReadLoopServer):
         0 for real hardware, 1 to simulate it.
     connect_callback : coroutine function or None, optional
         Called with this server when a client connects or disconnects.
-    run_heartbeat_monitor_task : `bool`, optional
-        Close the client if it stops sending heartbeats?
-    max_heartbeat_interval : `float`, optional
-        Longest allowed time between heartbeats when monitoring (s).
     **kwargs
-        Passed to `~tcpframe.OneClientReadLoopServer`.
+        Passed to `~tcpframe.OneClientReadLoopServer`, e.g.
+        ``run_heartbeat_monitor_task`` (close the client if it stops
+        sending heartbeats?) and ``max_heartbeat_interval`` (the longest
+        allowed time between heartbeats when monitoring, s).
 
     Attributes
     ----------
@@ -88,8 +87,6 @@ class SocketServer(OneClientReadLoopServer):
         log: logging.Logger,
         simulation_mode: int = 0,
         connect_callback: ConnectCallbackType | None = None,
-        run_heartbeat_monitor_task: bool = False,
-        max_heartbeat_interval: float = DEFAULT_MAX_HEARTBEAT_INTERVAL,
         **kwargs: typing.Any,
     ) -> None:
         # Check before the base class starts listening.
@@ -97,8 +94,7 @@ class SocketServer(OneClientReadLoopServer):
             raise ValueError(
                 f"simulation_mode={simulation_mode!r} not in valid_simulation_modes={self.valid_simulation_modes}"
             )
-        if connect_callback is not None and not inspect.iscoroutinefunction(connect_callback):
-            raise TypeError(f"connect_callback={connect_callback!r} must be a coroutine function")
+        check_connect_callback(connect_callback)  # the base sees only _connection_changed
         self.simulation_mode = simulation_mode
         self.command_handler: AbstractCommandHandler | None = None
         self._socket_server_connect_callback = connect_callback
@@ -108,8 +104,6 @@ class SocketServer(OneClientReadLoopServer):
             log=log,
             connect_callback=self._connection_changed,
             name=name,
-            run_heartbeat_monitor_task=run_heartbeat_monitor_task,
-            max_heartbeat_interval=max_heartbeat_interval,
             **kwargs,
         )
 
@@ -133,7 +127,7 @@ class SocketServer(OneClientReadLoopServer):
         except UnicodeError as e:
             await self.reply_invalid_message(f"Could not decode a line as {self.encoding}: {e}")
             return
-        if line == HEARTBEAT.decode("ascii"):
+        if line == HEARTBEAT_TEXT:
             if self.run_heartbeat_monitor_task:
                 await self.handle_received_heartbeat()
             return
