@@ -19,7 +19,6 @@ import time
 import typing
 
 from . import PROJECT_ROOT
-from .blocking_client import RAW_SCENARIOS
 from .peer import running_peer
 from .scenarios import Scenario
 from .worker import BLOCKING
@@ -80,10 +79,9 @@ class Plan:
         ]
 
     def rows_for(self, scenario: Scenario) -> list[Row]:
-        """Return the rows that run ``scenario`` (raw runs only some)."""
-        return [
-            row for row in self.rows if row.implementation != "raw" or scenario.name in RAW_SCENARIOS
-        ]
+        """Return the rows that run ``scenario``: floor or raw, by its ceiling."""
+        skipped = "floor" if scenario.ceiling == "raw" else "raw"
+        return [row for row in self.rows if row.implementation != skipped]
 
     def count(self, scenario: Scenario) -> int:
         """Return the messages in one measurement of ``scenario``."""
@@ -137,7 +135,7 @@ class WorkerProcess:
         env = dict(os.environ)
         # The compiled row must get the compiled kernels whatever the
         # caller's environment says; the pure row must get the twins.
-        if row.implementation == "tcpframe":
+        if row.implementation in ("tcpframe", "floor"):
             env["TCPFRAME_PURE_PYTHON"] = "0"
         elif row.implementation == "tcpframe-pure":
             env["TCPFRAME_PURE_PYTHON"] = "1"

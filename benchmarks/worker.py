@@ -7,7 +7,9 @@ Usage::
 
 ``IMPLEMENTATION`` is ``tcpframe`` (the compiled kernels must load),
 ``tcpframe-pure`` (the caller sets ``TCPFRAME_PURE_PYTHON=1``), ``streams``
-(the baseline) or ``raw`` (a blocking socket, no event loop).
+(the baseline, costing what lsst.ts.tcpip costs), ``floor`` (the same
+loops over coroutines that return at once; with tcpframe's compiled
+checksums) or ``raw`` (a blocking socket, no event loop).
 
 Without ``--scenario`` the worker serves the runner: it prints one JSON
 ready line, then answers each JSON request line on stdin,
@@ -41,7 +43,7 @@ from . import asyncio_client, blocking_client
 from .peer import running_peer
 from .scenarios import RUN_TIMEOUT, SCENARIOS, Scenario
 
-IMPLEMENTATIONS = ("tcpframe", "tcpframe-pure", "streams", "raw")
+IMPLEMENTATIONS = ("tcpframe", "tcpframe-pure", "streams", "floor", "raw")
 LOOPS = ("asyncio", "uvloop")
 
 # The "loop" of the raw client, which has none.
@@ -64,7 +66,7 @@ def _check_kernels(implementation: str) -> bool:
     """Check that tcpframe runs the kernels ``implementation`` names."""
     import tcpframe
 
-    if implementation == "tcpframe" and not tcpframe.ACCELERATED:
+    if implementation in ("tcpframe", "floor") and not tcpframe.ACCELERATED:
         raise WorkerError(
             "tcpframe's compiled kernels are not available (tcpframe.ACCELERATED is False): "
             "build them with `pip install .` or `python setup.py build_ext --inplace`, "
@@ -103,6 +105,9 @@ class Worker:
         self.loop = loop
         if implementation == "streams":
             self._flavour = asyncio_client.streams_flavour()
+        elif implementation == "floor":
+            self.accelerated = _check_kernels(implementation)
+            self._flavour = asyncio_client.floor_flavour()
         else:
             self.accelerated = _check_kernels(implementation)
             self._flavour = asyncio_client.tcpframe_flavour()
