@@ -8,10 +8,9 @@ messages repeated: the peer keeps that chunk prebuilt, and a worker knows
 which message comes last in a run of any length, so it can check it, and
 what the values its loop takes from each message add up to.
 
-A send scenario's messages are all the same but for a counter the client
-sets in each (the struct pairs' ``header.frame_id``); the peer rebuilds
-what it must receive in blocks (`Scenario.sent_block`) and checks every
-byte.
+A send scenario's messages are all the same, but for a counter the
+client sets in each (the struct pairs' ``header.frame_id``, see
+`Scenario.counted`); the peer checks every byte it receives.
 """
 
 from __future__ import annotations
@@ -117,22 +116,15 @@ def _frame(index: int) -> bytes:
     return bytes(header) + bytes(payload)
 
 
-def _counted_frames(first: int, count: int) -> bytes:
-    """Frame 0 ``count`` times, ``frame_id`` counting from ``first``.
+def _counted_frame(index: int) -> bytes:
+    """Frame 0 with its header's ``frame_id`` set to ``index``.
 
     What the struct-pair sender writes: it sets the header counter, and
     nothing else, before each write.
     """
-    frames = np.frombuffer(_frame(0) * count, RECORD).copy()
-    frames["frame_id"] = np.arange(first, first + count, dtype=np.uint32)
-    return frames.tobytes()
-
-
-def _repeated(message: bytes) -> Callable[[int, int], bytes]:
-    def block(first: int, count: int) -> bytes:
-        return message * count
-
-    return block
+    header = Header.from_buffer_copy(_frame(0))
+    header.frame_id = index
+    return bytes(header) + _frame(0)[ctypes.sizeof(Header) :]
 
 
 def _telemetry(index: int) -> bytes:
@@ -205,10 +197,11 @@ class Scenario:
         For a receive scenario whose loop takes one value from each message
         (as users' loops do), ``touch(message_bytes)`` returns that value;
         the run returns the sum and `check_total` checks it.
-    sent_block : callable, optional
-        For a send scenario, ``sent_block(first, count)`` returns messages
-        ``first`` to ``first + count - 1`` as the client sends them, fast
-        enough for the peer to check every byte it receives.
+    counted : `bool`, optional
+        For a send scenario: message ``index`` is message 0 with its first
+        four bytes, a native `ctypes.c_uint32` (the header's
+        ``frame_id``), set to ``index``. Otherwise every message sent is
+        message 0.
     messages_per_call : `int`, optional
         Messages that one read call returns; counts are rounded to it.
     ceiling : `str`, optional
@@ -223,7 +216,7 @@ class Scenario:
     count: int
     message: Callable[[int], bytes]
     touch: Callable[[bytes], float] | None = None
-    sent_block: Callable[[int, int], bytes] | None = None
+    counted: bool = False
     messages_per_call: int = 1
     ceiling: str = "floor"
 
@@ -357,8 +350,8 @@ SCENARIOS: dict[str, Scenario] = {
             "send",
             "header.frame_id = i, then write_from(header, payload) of a 16 + 240-byte frame",
             count=500_000,
-            message=lambda index: _counted_frames(index, 1),
-            sent_block=_counted_frames,
+            message=_counted_frame,
+            counted=True,
         ),
         Scenario(
             "send_lines",
@@ -366,7 +359,6 @@ SCENARIOS: dict[str, Scenario] = {
             "write_str of a 29-byte NMEA-like line",
             count=600_000,
             message=lambda index: _nmea_line(0),
-            sent_block=_repeated(_nmea_line(0)),
         ),
         Scenario(
             "roundtrip",

@@ -7,6 +7,7 @@ samples.
 """
 
 import asyncio
+import ctypes
 import importlib.util
 import json
 import os
@@ -22,7 +23,7 @@ from benchmarks import report
 from benchmarks.baseline import StreamsClient
 from benchmarks.peer import running_peer
 from benchmarks.runner import Plan, Row, Samples
-from benchmarks.scenarios import HOST, SCENARIOS, BenchmarkError
+from benchmarks.scenarios import HOST, SCENARIOS, BenchmarkError, Header, Payload
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_SCENARIOS = ("recv_structs_32", "send_struct_pairs", "batch_numpy")
@@ -82,19 +83,14 @@ def test_quick_run_measures_every_implementation(tmp_path: Path) -> None:
     assert (tmp_path / "quick.png").exists() == has_matplotlib
 
 
-@pytest.mark.parametrize("name", ["send_struct_pairs", "send_lines"])
-def test_sent_blocks_are_the_messages_the_client_sends(name: str) -> None:
-    scenario = SCENARIOS[name]
-    assert scenario.sent_block is not None
-    assert scenario.sent_block(1000, 5) == b"".join(scenario.message(index) for index in range(1000, 1005))
-    assert scenario.stream_bytes(5) == len(scenario.sent_block(0, 5))
-
-
 def test_the_struct_pair_sender_counts_frames_in_the_header() -> None:
     scenario = SCENARIOS["send_struct_pairs"]
-    first, second = scenario.message(0), scenario.message(1)
-    assert int.from_bytes(first[:4], "little") == 0 and int.from_bytes(second[:4], "little") == 1
-    assert first[4:] == second[4:]
+    assert scenario.counted
+    header = Header.from_buffer_copy(scenario.message(0))
+    payload = Payload.from_buffer_copy(scenario.message(0), ctypes.sizeof(Header))
+    header.frame_id = 1234
+    assert scenario.message(1234) == bytes(header) + bytes(payload)
+    assert scenario.stream_bytes(5) == 5 * len(scenario.message(0))
 
 
 @pytest.mark.parametrize("name", ["recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json"])
@@ -123,14 +119,15 @@ def _peer_answer(port: int, name: str, stream: bytes, count: int) -> bytes:
 
 def test_peer_answers_ok_only_when_every_byte_is_right() -> None:
     scenario = SCENARIOS["send_struct_pairs"]
-    count = 10_000  # more than one of the peer's receive blocks
-    assert scenario.sent_block is not None
-    stream = scenario.sent_block(0, count)
+    count = 10_000  # more than two of the peer's receive blocks, the last one short
+    stream = b"".join(map(scenario.message, range(count)))
     middle = len(stream) // 2
     with running_peer() as port:
         assert _peer_answer(port, scenario.name, stream, count) == b"OK\n"
-        # One counter wrong in the middle, the last message right.
-        assert _peer_answer(port, scenario.name, stream[:middle] + b"\xff" + stream[middle + 1 :], count) == b"BAD\n"
+        # One byte wrong in the middle (a counter, then a sample), the last message right.
+        for wrong in (middle, middle + 100):
+            damaged = stream[:wrong] + bytes([stream[wrong] ^ 1]) + stream[wrong + 1 :]
+            assert _peer_answer(port, scenario.name, damaged, count) == b"BAD\n"
         # Every frame the same, as a sender that does not count would send.
         assert _peer_answer(port, scenario.name, scenario.message(0) * count, count) == b"BAD\n"
 
