@@ -28,9 +28,9 @@ of its source; nothing of it is imported or copied. What it reproduces:
   every 0.1 s and closes the writer once the connection is gone.
 
 lsst.ts.tcpip 2.2 takes no lock on any of these paths, and neither does
-this client. ``tests/test_benchmark_runner.py`` checks these layers by
-their names; the benchmark README says how the baseline was compared
-with the real client.
+this client. ``tests/test_benchmark_runner.py`` checks the reads'
+behaviour over loopback; ``benchmarks/README.md`` says how the baseline's
+cost was compared with the real client's.
 """
 
 from __future__ import annotations

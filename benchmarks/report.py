@@ -255,7 +255,8 @@ def format_tables(plan: Plan, summaries: list[Summary]) -> str:
             + (
                 "`% of raw` over the raw blocking `recv_into` loop."
                 if scenario.ceiling == "raw"
-                else "`% of floor` over the same loop awaiting coroutines that return at once, on the same loop."
+                else "`% of floor` is the await floor's time over the row's (the same loop over coroutines that "
+                "return at once, on the same event loop)."
             ),
             "",
             f"| implementation | loop | messages/s | MB/s | vs streams | {_ceiling_name(scenario)} |",
