@@ -29,7 +29,7 @@ def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
 
 def _batch_numpy(sock: socket.socket, count: int) -> bytes:
     records = np.empty(RECORDS_PER_READ, RECORD)
-    view = memoryview(records.view(np.uint8))
+    view = records.view(np.uint8).data
     for _ in range(count // RECORDS_PER_READ):
         _recv_exactly_into(sock, view)
     return records[-1:].tobytes()

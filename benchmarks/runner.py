@@ -182,7 +182,8 @@ class WorkerProcess:
         if not line:
             status = self._process.wait()
             raise RunnerError(f"the {self.row} worker exited with status {status}; its message is above")
-        return json.loads(line)
+        answer: dict[str, typing.Any] = json.loads(line)
+        return answer
 
 
 def run(plan: Plan, progress: typing.TextIO = sys.stderr) -> Samples:

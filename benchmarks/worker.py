@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.metadata
 import json
 import platform
 import sys
@@ -122,9 +123,7 @@ class Worker:
             "python": platform.python_version(),
         }
         if self.loop == "uvloop":
-            import uvloop
-
-            description["uvloop"] = uvloop.__version__
+            description["uvloop"] = importlib.metadata.version("uvloop")
         return description
 
     def measure(self, scenario: Scenario, count: int, port: int) -> float:
@@ -153,7 +152,7 @@ def serve(worker: Worker, port: int) -> None:
         try:
             if request["warmup"]:
                 worker.measure(scenario, request["warmup"], port)
-            response = {"seconds": worker.measure(scenario, request["count"], port)}
+            response: dict[str, typing.Any] = {"seconds": worker.measure(scenario, request["count"], port)}
         except Exception as error:
             traceback.print_exc()
             response = {"error": f"{type(error).__name__}: {error}"}
