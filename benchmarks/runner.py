@@ -133,8 +133,9 @@ class WorkerProcess:
     def __init__(self, row: Row, port: int) -> None:
         self.row = row
         env = dict(os.environ)
-        # The compiled row must get the compiled kernels whatever the
-        # caller's environment says; the pure row must get the twins.
+        # The compiled row (and the floor, which uses tcpframe's checksums)
+        # must get the compiled kernels whatever the caller's environment
+        # says; the pure row must get the twins.
         if row.implementation in ("tcpframe", "floor"):
             env["TCPFRAME_PURE_PYTHON"] = "0"
         elif row.implementation == "tcpframe-pure":

@@ -190,7 +190,7 @@ class Scenario:
         What is measured, for the report.
     count : `int`
         Messages in a full measurement: enough for the fastest
-        implementation to take about 0.3 s.
+        implementation (the floor aside) to take about 0.3 s.
     message : callable
         ``message(index)`` returns the bytes of message ``index``.
     touch : callable, optional

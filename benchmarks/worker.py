@@ -106,12 +106,11 @@ class Worker:
         self.loop = loop
         if implementation == "streams":
             self._flavour = asyncio_client.streams_flavour()
-        elif implementation == "floor":
-            self.accelerated = _check_kernels(implementation)
-            self._flavour = asyncio_client.floor_flavour()
         else:
             self.accelerated = _check_kernels(implementation)
-            self._flavour = asyncio_client.tcpframe_flavour()
+            self._flavour = (
+                asyncio_client.floor_flavour() if implementation == "floor" else asyncio_client.tcpframe_flavour()
+            )
         self._runner = asyncio.Runner(loop_factory=_loop_factory(loop))
 
     def describe(self) -> dict[str, typing.Any]:
