@@ -383,11 +383,13 @@ _CHART_ROWS = {
 
 def _bar_label(summary: Summary) -> str:
     ceiling = "raw" if summary.scenario.ceiling == "raw" else "floor"
-    rate = (
-        f"{summary.megabytes_per_second:,.0f} MB/s"
-        if summary.scenario.ceiling == "raw" and summary.megabytes_per_second is not None
-        else f"{(summary.messages_per_second or 0) / 1e6:.2f} M/s"
-    )
+    messages = summary.messages_per_second or 0
+    if summary.scenario.ceiling == "raw" and summary.megabytes_per_second is not None:
+        rate = f"{summary.megabytes_per_second:,.0f} MB/s"
+    elif messages >= 1e6:
+        rate = f"{messages / 1e6:.2f} M/s"
+    else:
+        rate = f"{messages / 1e3:.0f} k/s"
     label = f"{summary.ratio_to_streams:.1f}x, {rate}"
     if summary.fraction_of_ceiling is not None:
         label += f", {summary.fraction_of_ceiling:.0%} of {ceiling}"
