@@ -2,10 +2,12 @@
 
 Runs every scenario against a blocking-socket peer in another process, for
 tcpframe (compiled kernels), tcpframe-pure (TCPFRAME_PURE_PYTHON=1), the
-streams baseline, and a raw blocking client where it gives the ceiling,
-on the stdlib asyncio loop and on uvloop. Prints a table per scenario and
+streams baseline (costing per call what lsst.ts.tcpip 2.2 costs), the
+await floor (the same loops over coroutines that return at once) and, for
+the batch, a raw blocking client, on the stdlib asyncio loop and on
+uvloop. Prints an overview, a table per scenario and the targets, and
 writes latest.json, latest.md and (when matplotlib is installed)
-latest.png to the output directory.
+latest.png to the output directory (quick.* for a --quick run).
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--loops", type=_choices(LOOPS), default=list(LOOPS), help="comma-separated (default: asyncio,uvloop)"
     )
     parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR", help="where latest.json/.md/.png go"
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
+        help="where latest.json/.md/.png (quick.* with --quick) go",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -94,13 +100,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
     summaries = report.summarize(plan, samples)
-    text = report.format_tables(plan, summaries) + "\n" + report.format_targets(summaries)
+    context = report.run_context()
+    text = "\n".join(
+        [
+            report.format_header(context, plan),
+            report.format_overview(plan, summaries),
+            report.format_tables(plan, summaries),
+            report.format_targets(summaries),
+        ]
+    )
     print(text)
+    # A quick run has files of its own, so it never replaces a full run's.
+    stem = "quick" if args.quick else "latest"
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "latest.md").write_text(text)
-    report.write_results(args.output / "latest.json", plan, samples, summaries)
-    print(f"results: {args.output / 'latest.json'}, {args.output / 'latest.md'}", file=sys.stderr)
-    print(report.write_chart(args.output / "latest.png", summaries), file=sys.stderr)
+    (args.output / f"{stem}.md").write_text(text)
+    report.write_results(args.output / f"{stem}.json", plan, samples, summaries, context)
+    print(f"results: {args.output / f'{stem}.json'}, {args.output / f'{stem}.md'}", file=sys.stderr)
+    print(report.write_chart(args.output / f"{stem}.png", summaries, context, plan.quick), file=sys.stderr)
     print(f"took {samples.elapsed / 60:.1f} min", file=sys.stderr)
     if samples.errors:
         print(f"{sum(map(len, samples.errors.values()))} measurements failed (see above)", file=sys.stderr)

@@ -1,14 +1,16 @@
-"""Scenario runs for the asyncio clients: tcpframe and the streams baseline.
+"""Scenario runs for the asyncio clients: tcpframe, the streams baseline and the floor.
 
-Both clients offer the lsst.ts.tcpip read/write API, so each scenario is
-one coroutine that runs unchanged against either. A `Flavour` supplies the
-few things that differ: how to connect, how to read a batch of numpy
-records, and how to compute the round-trip checksums.
+Every client offers the lsst.ts.tcpip read/write API, so each scenario is
+one coroutine, a loop shaped like a user's (it takes a value from each
+message it receives, sets the counter of each frame it sends), that runs
+unchanged against any of them. A `Flavour` supplies the few things that
+differ: how to connect, how to read a batch of numpy records, how to
+compute the round-trip checksums, and whether the run is checked.
 """
 
 from __future__ import annotations
 
-__all__ = ["Flavour", "measure", "streams_flavour", "tcpframe_flavour"]
+__all__ = ["Flavour", "floor_flavour", "measure", "streams_flavour", "tcpframe_flavour"]
 
 import ctypes
 import dataclasses
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from .baseline import StreamsClient
+from .floor import FloorClient
 from .scenarios import (
     COMMAND_TERMINATOR,
     COMMANDS,
@@ -38,7 +41,12 @@ from .scenarios import (
     reply_checksum_ok,
 )
 
-Client = typing.Any  # tcpframe.Client or StreamsClient
+Client = typing.Any  # tcpframe.Client, StreamsClient or FloorClient
+
+# What a run ended with (the last message, the peer's answer or the last
+# reply), and the sum of the values its loop took from the messages (None
+# if it takes none).
+Outcome = tuple[bytes, float | None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +63,16 @@ class Flavour:
         ``command_frame(command)`` returns the framed, checksummed command.
     reply_checksum_ok : callable
         ``reply_checksum_ok(reply)`` checks a ``\\r``-terminated reply.
+    checked : `bool`, optional
+        Check what each run ended with (False for the floor, which
+        receives nothing).
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
     read_records: Callable[[Client, np.ndarray], Awaitable[None]]
     command_frame: Callable[[bytes], bytes]
     reply_checksum_ok: Callable[[bytes], bool]
+    checked: bool = True
 
 
 def tcpframe_flavour() -> Flavour:
@@ -98,80 +110,104 @@ def streams_flavour() -> Flavour:
     return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok)
 
 
+def floor_flavour() -> Flavour:
+    """Return the flavour of the await floor: tcpframe's, over `FloorClient`.
+
+    The loops then do their user work (and the round trips tcpframe's
+    checksums) around awaits of coroutines that return at once.
+    """
+    return dataclasses.replace(tcpframe_flavour(), connect=FloorClient.connect, checked=False)
+
+
 async def measure(flavour: Flavour, scenario: Scenario, count: int, port: int) -> float:
     """Run ``count`` messages of ``scenario`` against the peer.
 
     Returns
     -------
     seconds : `float`
-        From sending the control line to the end of the last message.
+        From sending the control line to the end of the last message (for
+        a send: to the peer's answer, which it sends once it has every
+        byte).
 
     Raises
     ------
     BenchmarkError
-        If the run did not end with what the peer sent.
+        If the run did not end with what the peer sent, or the values the
+        loop took from the messages add up wrong.
     """
     client = await flavour.connect(HOST, port)
     try:
         start = time.perf_counter()
         await client.write(scenario.control_line(count))
-        result = await _RUNS[scenario.name](client, flavour, scenario, count)
+        result, total = await _RUNS[scenario.name](client, flavour, scenario, count)
         seconds = time.perf_counter() - start
     finally:
         await client.close()
-    scenario.check_result(count, result)
+    if flavour.checked:
+        scenario.check_result(count, result)
+        if total is not None:
+            scenario.check_total(count, total)
     return seconds
 
 
-# Each run returns what it ended with, for `measure` to check.
+# Each run returns its `Outcome`, for `measure` to check.
 
 
-async def _recv_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _recv_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     header, payload = Header(), Payload()
+    total = 0.0
     for _ in range(count):
         await client.read_into(header)
         await client.read_into(payload)
-    return bytes(header) + bytes(payload)
+        total += payload.samples[0]
+    return bytes(header) + bytes(payload), total
 
 
-async def _recv_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _recv_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     telemetry = Telemetry32()
+    total = 0
     for _ in range(count):
         await client.read_into(telemetry)
-    return bytes(telemetry)
+        total += telemetry.seq
+    return bytes(telemetry), total
 
 
-async def _recv_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _recv_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     line = ""
+    total = 0
     for _ in range(count):
         line = await client.read_str()
-    return line.encode() + LINE_TERMINATOR
+        total += len(line)
+    return line.encode() + LINE_TERMINATOR, total
 
 
-async def _recv_json(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _recv_json(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     data = None
+    total = 0
     for _ in range(count):
         data = await client.read_json()
-    return json.dumps(data).encode() + LINE_TERMINATOR
+        total += data["seq"]
+    return json.dumps(data).encode() + LINE_TERMINATOR, total
 
 
-async def _send_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _send_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     frame = scenario.message(0)
     header = Header.from_buffer_copy(frame)
     payload = Payload.from_buffer_copy(frame, ctypes.sizeof(Header))
-    for _ in range(count):
+    for index in range(count):
+        header.frame_id = index
         await client.write_from(header, payload)
-    return await client.readuntil(b"\n")
+    return await client.readuntil(b"\n"), None
 
 
-async def _send_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _send_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     line = scenario.message(0).removesuffix(LINE_TERMINATOR).decode()
     for _ in range(count):
         await client.write_str(line)
-    return await client.readuntil(b"\n")
+    return await client.readuntil(b"\n"), None
 
 
-async def _roundtrip(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _roundtrip(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     frame_command = flavour.command_frame
     checksum_ok = flavour.reply_checksum_ok
     reply = b""
@@ -180,18 +216,18 @@ async def _roundtrip(client: Client, flavour: Flavour, scenario: Scenario, count
         reply = await client.readuntil(COMMAND_TERMINATOR)
         if not checksum_ok(reply):
             raise BenchmarkError(f"bad checksum in reply {reply!r}")
-    return reply
+    return reply, None
 
 
-async def _batch_numpy(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> bytes:
+async def _batch_numpy(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     records = np.empty(RECORDS_PER_READ, RECORD)
     read_records = flavour.read_records
     for _ in range(count // RECORDS_PER_READ):
         await read_records(client, records)
-    return records[-1:].tobytes()
+    return records[-1:].tobytes(), None
 
 
-_RUNS = {
+_RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]] = {
     "recv_struct_pairs": _recv_struct_pairs,
     "recv_structs_32": _recv_structs_32,
     "recv_lines": _recv_lines,

@@ -1,9 +1,8 @@
 """The raw ceiling: a plain blocking-socket client, no event loop.
 
-It runs the scenarios whose ceiling the targets refer to: the batch
-scenario (a ``recv_into`` loop straight into the numpy array's memory) and
-the round trips (``sendall`` the command, ``recv`` the reply, with the same
-plain-Python checksums as the baseline).
+It runs the scenario whose ceiling the targets refer to: the batch
+scenario, as a ``recv_into`` loop straight into the numpy array's memory,
+the same 1 MiB array the asyncio clients fill per call.
 """
 
 from __future__ import annotations
@@ -16,18 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .scenarios import (
-    COMMAND_TERMINATOR,
-    COMMANDS,
-    HOST,
-    RECORD,
-    RECORDS_PER_READ,
-    RUN_TIMEOUT,
-    BenchmarkError,
-    Scenario,
-    command_frame,
-    reply_checksum_ok,
-)
+from .scenarios import HOST, RECORD, RECORDS_PER_READ, RUN_TIMEOUT, Scenario
 
 
 def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
@@ -41,29 +29,13 @@ def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
 
 def _batch_numpy(sock: socket.socket, count: int) -> bytes:
     records = np.empty(RECORDS_PER_READ, RECORD)
-    view = memoryview(records.view(np.uint8))
+    view = records.view(np.uint8).data
     for _ in range(count // RECORDS_PER_READ):
         _recv_exactly_into(sock, view)
     return records[-1:].tobytes()
 
 
-def _roundtrip(sock: socket.socket, count: int) -> bytes:
-    reply = b""
-    for index in range(count):
-        sock.sendall(command_frame(COMMANDS[index % len(COMMANDS)]))
-        reply = sock.recv(256)
-        while not reply.endswith(COMMAND_TERMINATOR):
-            more = sock.recv(256)
-            if not more:
-                raise ConnectionError("peer closed mid-reply")
-            reply += more
-        if not reply_checksum_ok(reply):
-            raise BenchmarkError(f"bad checksum in reply {reply!r}")
-    return reply
-
-
 RAW_SCENARIOS: dict[str, Callable[[socket.socket, int], bytes]] = {
-    "roundtrip": _roundtrip,
     "batch_numpy": _batch_numpy,
 }
 

@@ -4,8 +4,8 @@ replayed from the file, against a plain loopback copy.
 Every row moves the same stream, the ``batch_numpy`` scenario's 256-byte
 records, from the benchmark peer (``benchmarks/peer.py``, its own process)
 to the raw blocking-socket client of ``benchmarks/blocking_client.py``
-(this process), which receives it in 64 KiB ``recv_into`` calls and checks
-the last record:
+(this process), which receives it with ``recv_into`` calls into a 1 MiB
+array (4096 records) and checks the last record:
 
 - **direct**: client and peer connected directly: the loopback ceiling.
 - **record**: through ``python -m tcpframe.record --listen 0 --to PEER``

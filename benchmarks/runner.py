@@ -19,7 +19,6 @@ import time
 import typing
 
 from . import PROJECT_ROOT
-from .blocking_client import RAW_SCENARIOS
 from .peer import running_peer
 from .scenarios import Scenario
 from .worker import BLOCKING
@@ -80,10 +79,9 @@ class Plan:
         ]
 
     def rows_for(self, scenario: Scenario) -> list[Row]:
-        """Return the rows that run ``scenario`` (raw runs only some)."""
-        return [
-            row for row in self.rows if row.implementation != "raw" or scenario.name in RAW_SCENARIOS
-        ]
+        """Return the rows that run ``scenario``: floor or raw, by its ceiling."""
+        skipped = "floor" if scenario.ceiling == "raw" else "raw"
+        return [row for row in self.rows if row.implementation != skipped]
 
     def count(self, scenario: Scenario) -> int:
         """Return the messages in one measurement of ``scenario``."""
@@ -135,9 +133,10 @@ class WorkerProcess:
     def __init__(self, row: Row, port: int) -> None:
         self.row = row
         env = dict(os.environ)
-        # The compiled row must get the compiled kernels whatever the
-        # caller's environment says; the pure row must get the twins.
-        if row.implementation == "tcpframe":
+        # The compiled row (and the floor, which uses tcpframe's checksums)
+        # must get the compiled kernels whatever the caller's environment
+        # says; the pure row must get the twins.
+        if row.implementation in ("tcpframe", "floor"):
             env["TCPFRAME_PURE_PYTHON"] = "0"
         elif row.implementation == "tcpframe-pure":
             env["TCPFRAME_PURE_PYTHON"] = "1"
@@ -184,7 +183,8 @@ class WorkerProcess:
         if not line:
             status = self._process.wait()
             raise RunnerError(f"the {self.row} worker exited with status {status}; its message is above")
-        return json.loads(line)
+        answer: dict[str, typing.Any] = json.loads(line)
+        return answer
 
 
 def run(plan: Plan, progress: typing.TextIO = sys.stderr) -> Samples:

@@ -3,9 +3,14 @@
 Shared by the peer, which sends, receives and checks the bytes, and by the
 workers, which read and write them through the implementation under test.
 
-A scenario's stream is its first `Scenario.messages_per_chunk` messages
-repeated: the peer keeps that chunk prebuilt, and a worker knows which
-message comes last in a run of any length, so it can check it.
+A receive scenario's stream is its first `Scenario.messages_per_chunk`
+messages repeated: the peer keeps that chunk prebuilt, and a worker knows
+which message comes last in a run of any length, so it can check it, and
+what the values its loop takes from each message add up to.
+
+A send scenario's messages are all the same, but for a counter the
+client sets in each (the struct pairs' ``header.frame_id``, see
+`Scenario.counted`); the peer checks every byte it receives.
 """
 
 from __future__ import annotations
@@ -95,8 +100,8 @@ RECORD = np.dtype(
 )
 assert RECORD.itemsize == FRAME_SIZE
 
-# Records read per call in the batch scenario (64 KiB).
-RECORDS_PER_READ = 256
+# Records read per call in the batch scenario (1 MiB).
+RECORDS_PER_READ = 4096
 
 # Round-trip commands: 12 ASCII characters after the ``.01`` prefix.
 COMMANDS = tuple(b"SETPOINT%04d" % (index * 37) for index in range(16))
@@ -109,6 +114,17 @@ def _frame(index: int) -> bytes:
     header = Header(index, ctypes.sizeof(Payload), 1.7e9 + index / 1000)
     payload = Payload((ctypes.c_double * 30)(*(index + k / 8 for k in range(30))))
     return bytes(header) + bytes(payload)
+
+
+def _counted_frame(index: int) -> bytes:
+    """Frame 0 with its header's ``frame_id`` set to ``index``.
+
+    What the struct-pair sender writes: it sets the header counter, and
+    nothing else, before each write.
+    """
+    header = Header.from_buffer_copy(_frame(0))
+    header.frame_id = index
+    return bytes(header) + _frame(0)[ctypes.sizeof(Header) :]
 
 
 def _telemetry(index: int) -> bytes:
@@ -174,12 +190,24 @@ class Scenario:
         What is measured, for the report.
     count : `int`
         Messages in a full measurement: enough for the fastest
-        implementation to take about 0.3 s.
+        implementation (the floor aside) to take about 0.3 s.
     message : callable
-        ``message(index)`` returns the bytes of message ``index``. A send
-        scenario sends message 0 again and again.
+        ``message(index)`` returns the bytes of message ``index``.
+    touch : callable, optional
+        For a receive scenario whose loop takes one value from each message
+        (as users' loops do), ``touch(message_bytes)`` returns that value;
+        the run returns the sum and `check_total` checks it.
+    counted : `bool`, optional
+        For a send scenario: message ``index`` is message 0 with its first
+        four bytes, a native `ctypes.c_uint32` (the header's
+        ``frame_id``), set to ``index``. Otherwise every message sent is
+        message 0.
     messages_per_call : `int`, optional
         Messages that one read call returns; counts are rounded to it.
+    ceiling : `str`, optional
+        What the rows are measured against besides the baseline:
+        ``"floor"`` (the same loop over coroutines that return at once) or
+        ``"raw"`` (a blocking socket's ``recv_into`` loop).
     """
 
     name: str
@@ -187,7 +215,10 @@ class Scenario:
     description: str
     count: int
     message: Callable[[int], bytes]
+    touch: Callable[[bytes], float] | None = None
+    counted: bool = False
     messages_per_call: int = 1
+    ceiling: str = "floor"
 
     def round_count(self, count: int) -> int:
         """Round ``count`` down to whole read calls (at least one)."""
@@ -205,9 +236,7 @@ class Scenario:
 
     def last_message(self, count: int) -> bytes:
         """Return the last message of a run of ``count`` messages."""
-        if self.direction == "send":
-            return self.message(0)
-        if self.direction == "roundtrip":
+        if self.direction in ("send", "roundtrip"):
             return self.message(count - 1)
         return self.message((count - 1) % self.messages_per_chunk)
 
@@ -234,6 +263,26 @@ class Scenario:
         expected = self.expected_result(count)
         if result != expected:
             raise BenchmarkError(f"{self.name}: run ended with {result!r}, not {expected!r}")
+
+    def expected_total(self, count: int) -> float:
+        """Return the sum of `touch` over a run of ``count`` messages."""
+        if self.touch is None:
+            raise ValueError(f"{self.name}: its loop takes no value from the messages")
+        values = [self.touch(message) for message in self._chunk_messages]
+        chunks, rest = divmod(count, self.messages_per_chunk)
+        return chunks * sum(values) + sum(values[:rest])
+
+    def check_total(self, count: int, total: float) -> None:
+        """Check what the values a run took from its messages add up to.
+
+        Raises
+        ------
+        BenchmarkError
+            If ``total`` is not `expected_total`.
+        """
+        expected = self.expected_total(count)
+        if total != expected:
+            raise BenchmarkError(f"{self.name}: the loop's values add up to {total!r}, not {expected!r}")
 
     def stream_bytes(self, count: int) -> int:
         """Return the bytes in a run of ``count`` messages."""
@@ -267,44 +316,49 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "recv_struct_pairs",
             "recv",
-            "16-byte header then 240-byte payload struct, two read_into calls per frame",
+            "16-byte header then 240-byte payload struct: two read_into calls, then total += payload.samples[0]",
             count=600_000,
             message=_frame,
+            touch=lambda message: Payload.from_buffer_copy(message, ctypes.sizeof(Header)).samples[0],
         ),
         Scenario(
             "recv_structs_32",
             "recv",
-            "32-byte ctypes struct, read_into",
+            "32-byte ctypes struct: read_into, then total += telemetry.seq",
             count=1_600_000,
             message=_telemetry,
+            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
         ),
         Scenario(
             "recv_lines",
             "recv",
-            "29-byte NMEA-like lines, read_str",
+            "29-byte NMEA-like lines: read_str, then total += len(line)",
             count=1_000_000,
             message=_nmea_line,
+            touch=lambda message: len(message) - len(LINE_TERMINATOR),
         ),
         Scenario(
             "recv_json",
             "recv",
-            "~110-byte JSON lines, read_json",
+            "~110-byte JSON lines: read_json, then total += data['seq']",
             count=150_000,
             message=_json_line,
+            touch=lambda message: json.loads(message)["seq"],
         ),
         Scenario(
             "send_struct_pairs",
             "send",
-            "write_from(header, payload) of a 16 + 240-byte frame",
+            "header.frame_id = i, then write_from(header, payload) of a 16 + 240-byte frame",
             count=500_000,
-            message=_frame,
+            message=_counted_frame,
+            counted=True,
         ),
         Scenario(
             "send_lines",
             "send",
             "write_str of a 29-byte NMEA-like line",
             count=600_000,
-            message=_nmea_line,
+            message=lambda index: _nmea_line(0),
         ),
         Scenario(
             "roundtrip",
@@ -316,10 +370,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "batch_numpy",
             "recv",
-            f"256-byte records into a numpy structured array, {RECORDS_PER_READ} per call",
-            count=40_000 * RECORDS_PER_READ,
+            f"256-byte records into a numpy structured array, {RECORDS_PER_READ} (1 MiB) per call",
+            count=2_500 * RECORDS_PER_READ,
             message=_frame,
             messages_per_call=RECORDS_PER_READ,
+            ceiling="raw",
         ),
     )
 }

@@ -7,7 +7,9 @@ Usage::
 
 ``IMPLEMENTATION`` is ``tcpframe`` (the compiled kernels must load),
 ``tcpframe-pure`` (the caller sets ``TCPFRAME_PURE_PYTHON=1``), ``streams``
-(the baseline) or ``raw`` (a blocking socket, no event loop).
+(the baseline, costing what lsst.ts.tcpip costs), ``floor`` (the same
+loops over coroutines that return at once; with tcpframe's compiled
+checksums) or ``raw`` (a blocking socket, no event loop).
 
 Without ``--scenario`` the worker serves the runner: it prints one JSON
 ready line, then answers each JSON request line on stdin,
@@ -30,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib.metadata
 import json
 import platform
 import sys
@@ -41,7 +44,7 @@ from . import asyncio_client, blocking_client
 from .peer import running_peer
 from .scenarios import RUN_TIMEOUT, SCENARIOS, Scenario
 
-IMPLEMENTATIONS = ("tcpframe", "tcpframe-pure", "streams", "raw")
+IMPLEMENTATIONS = ("tcpframe", "tcpframe-pure", "streams", "floor", "raw")
 LOOPS = ("asyncio", "uvloop")
 
 # The "loop" of the raw client, which has none.
@@ -64,7 +67,7 @@ def _check_kernels(implementation: str) -> bool:
     """Check that tcpframe runs the kernels ``implementation`` names."""
     import tcpframe
 
-    if implementation == "tcpframe" and not tcpframe.ACCELERATED:
+    if implementation in ("tcpframe", "floor") and not tcpframe.ACCELERATED:
         raise WorkerError(
             "tcpframe's compiled kernels are not available (tcpframe.ACCELERATED is False): "
             "build them with `pip install .` or `python setup.py build_ext --inplace`, "
@@ -105,7 +108,9 @@ class Worker:
             self._flavour = asyncio_client.streams_flavour()
         else:
             self.accelerated = _check_kernels(implementation)
-            self._flavour = asyncio_client.tcpframe_flavour()
+            self._flavour = (
+                asyncio_client.floor_flavour() if implementation == "floor" else asyncio_client.tcpframe_flavour()
+            )
         self._runner = asyncio.Runner(loop_factory=_loop_factory(loop))
 
     def describe(self) -> dict[str, typing.Any]:
@@ -117,9 +122,7 @@ class Worker:
             "python": platform.python_version(),
         }
         if self.loop == "uvloop":
-            import uvloop
-
-            description["uvloop"] = uvloop.__version__
+            description["uvloop"] = importlib.metadata.version("uvloop")
         return description
 
     def measure(self, scenario: Scenario, count: int, port: int) -> float:
@@ -148,7 +151,7 @@ def serve(worker: Worker, port: int) -> None:
         try:
             if request["warmup"]:
                 worker.measure(scenario, request["warmup"], port)
-            response = {"seconds": worker.measure(scenario, request["count"], port)}
+            response: dict[str, typing.Any] = {"seconds": worker.measure(scenario, request["count"], port)}
         except Exception as error:
             traceback.print_exc()
             response = {"error": f"{type(error).__name__}: {error}"}
