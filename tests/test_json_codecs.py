@@ -297,6 +297,10 @@ class Level(enum.IntEnum):
     HIGH = 2
 
 
+class Mode(enum.StrEnum):
+    AUTO = "auto"
+
+
 class Text(str):
     pass
 
@@ -348,6 +352,7 @@ ENCODINGS: dict[str, tuple[typing.Any, bytes | type[Exception], bytes | type[Exc
     "dict subclass": (Mapping(a=1), b'{"a": 1}', b'{"a":1}'),
     "list subclass": (Items([1]), b"[1]", b"[1]"),
     "int enum": (Level.HIGH, b"2", b"2"),
+    "str enum": (Mode.AUTO, b'"auto"', b'"auto"'),
     "float subclass": (Number(1.5), b"1.5", TypeError),
     "tuple": ((1, 2), b"[1, 2]", b"[1,2]"),
     "namedtuple": (Point(1, 2), b"[1, 2]", TypeError),
