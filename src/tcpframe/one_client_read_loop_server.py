@@ -52,7 +52,9 @@ class OneClientReadLoopServer(OneClientServer):
     max_heartbeat_interval : `float`, optional
         Longest allowed time between heartbeats (s).
     **kwargs
-        Passed to `asyncio.loop.create_server`.
+        ``json_codec`` chooses the codec of the JSON methods (see
+        `BaseClientOrServer`); the rest are passed to
+        `asyncio.loop.create_server`.
 
     Attributes
     ----------
