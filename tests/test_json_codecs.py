@@ -250,6 +250,36 @@ async def test_write_json_of_unserializable_data_raises_type_error_and_writes_no
     assert await within_timeout(server.read_json()) == "sentinel"
 
 
+@pytest.mark.parametrize("name", CODEC_NAMES)
+async def test_a_line_over_the_limit_raises_limit_overrun_and_keeps_the_bytes(
+    connect_pair: typing.Callable, name: str
+) -> None:
+    server, client = await connect_pair(client_kwargs=dict(limit=16, json_codec=name))
+    line = b'["' + b"x" * 40 + b'"]\r\n'
+    await server.write(line)
+    with pytest.raises(asyncio.LimitOverrunError):
+        await within_timeout(client.read_json())
+    assert await within_timeout(client.readexactly(len(line))) == line
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+async def test_iter_json_ends_at_a_clean_end_and_a_cut_line_raises_incomplete_read(
+    connect_pair: typing.Callable, name: str
+) -> None:
+    server, client = await connect_pair(client_kwargs=dict(json_codec=name))
+    await server.write(b'{"n": 1}\r\n[2]\r\n')
+    await server.close_client()
+    assert [message async for message in client.iter_json()] == [{"n": 1}, [2]]
+
+    server, client = await connect_pair(client_kwargs=dict(json_codec=name))
+    await server.write(b'{"n": 1}\r\n{"cut')
+    await server.close_client()
+    assert await within_timeout(client.read_json()) == {"n": 1}
+    with pytest.raises(asyncio.IncompleteReadError) as excinfo:
+        await within_timeout(client.read_json())
+    assert excinfo.value.partial == b'{"cut'
+
+
 # --- Encodings and terminators -------------------------------------------------
 
 
@@ -270,6 +300,20 @@ async def test_each_codec_honours_encoding_and_terminator(
     assert await next_line(server) == text.encode(encoding)
     await server.write_json(message)
     assert await within_timeout(client.read_json()) == message
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+async def test_a_terminator_that_is_not_json_whitespace_is_never_decoded_with_the_line(
+    connect_pair: typing.Callable, name: str
+) -> None:
+    server, client = await connect_pair()
+    for end in (client, server):
+        end.json_codec = name
+        end.terminator = b"0"  # "1" + "0" is valid JSON too, but the value is 1
+    await server.write_json(1)
+    await server.write_json([2])
+    assert await within_timeout(client.read_json()) == 1
+    assert await within_timeout(client.read_json()) == [2]
 
 
 async def test_orjson_writes_non_ascii_text_raw_so_an_encoding_that_lacks_it_raises(

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
-from .json_codecs import UTF8_NAMES, JsonCodec, JsonCodecChoice
+from .json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
 from .reader import FrameReader
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
@@ -334,7 +334,20 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         json.JSONDecodeError
             If the line is not valid JSON; the message holds the line.
         """
-        return self._json_codec.decode(await self.read_str())
+        codec = self._json_codec
+        decode_utf8 = codec.decode_utf8
+        terminator = self._terminator
+        if decode_utf8 is None or self._encoding not in UTF8_NAMES or terminator not in JSON_WHITESPACE_TERMINATORS:
+            return codec.decode(await self.read_str())
+        # The codec decodes the line's bytes as they are: no str is made,
+        # and the terminator, being JSON whitespace, can stay on.
+        line = await self.readuntil(terminator)
+        try:
+            return decode_utf8(line)
+        except ValueError:
+            # Raise what the text path raises: UnicodeDecodeError, or the
+            # codec's JSONDecodeError.
+            return codec.decode(line[: -len(terminator)].decode())
 
     # Writing.
 

@@ -73,10 +73,15 @@ import json
 import typing
 from collections.abc import Callable
 
-# Encoding names for which write_json sends a codec's UTF-8 bytes as they
-# are. Other spellings of UTF-8 (e.g. "U8") take the text path: the same
-# bytes, a little slower.
+# Encoding names for which read_json and write_json hand a codec UTF-8
+# bytes (decode_utf8, encode_utf8). Other spellings of UTF-8 (e.g. "U8")
+# take the text path: the same results, a little slower.
 UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "UTF-8", "UTF8", "UTF_8"})
+
+# Terminators that are JSON whitespace: a line that ends in one decodes to
+# the value of the line without it, so read_json can leave it on. With any
+# other terminator read_json takes the text path.
+JSON_WHITESPACE_TERMINATORS = frozenset({b"\r\n", b"\n", b"\r"})
 
 
 class JsonCodec(abc.ABC):
@@ -84,16 +89,24 @@ class JsonCodec(abc.ABC):
     `~BaseClientOrServer.write_json` decode and encode JSON.
 
     A subclass defines `decode` and `encode`, which work on text. A codec
-    that can encode to UTF-8 bytes also sets `encode_utf8`, which
-    `~BaseClientOrServer.write_json` then uses whenever the encoding is
-    UTF-8, skipping an encode of the text. Codecs hold no per-connection
-    state: one instance may serve any number of clients and servers.
+    that works on UTF-8 bytes as well also sets `decode_utf8` and
+    `encode_utf8`, which `~BaseClientOrServer.read_json` and
+    `~BaseClientOrServer.write_json` then use when the encoding is UTF-8
+    (and, for reading, the terminator is JSON whitespace), skipping the
+    decode or encode of the text. Codecs hold no per-connection state: one
+    instance may serve any number of clients and servers.
 
     Attributes
     ----------
     name : `str`
         The codec's name, which may be given instead of the codec where
         one is chosen (``"json"``, ``"orjson"``).
+    decode_utf8 : callable or None
+        ``decode_utf8(line)`` returns the JSON value of `bytes` ``line``,
+        which may end in JSON whitespace. It may raise any `ValueError`
+        for a line that is not UTF-8 JSON: `read_json` then has `decode`
+        report it, from the line's text. None if the codec decodes text
+        only.
     encode_utf8 : callable or None
         ``encode_utf8(value)`` returns what ``encode(value).encode()``
         would, or raises `TypeError` as `encode` does. None if the codec
@@ -101,6 +114,7 @@ class JsonCodec(abc.ABC):
     """
 
     name: typing.ClassVar[str]
+    decode_utf8: Callable[[bytes], typing.Any] | None = None
     encode_utf8: Callable[[typing.Any], bytes] | None = None
 
     @abc.abstractmethod
@@ -182,10 +196,9 @@ class OrjsonCodec(JsonCodec):
     """`orjson <https://github.com/ijl/orjson>`_: several times faster than
     `StdlibJsonCodec`, with the differences listed in `tcpframe.json_codecs`.
 
-    With a UTF-8 encoding `write_json` sends the bytes orjson makes as
-    they are; with any other encoding it encodes the text, as with
-    `StdlibJsonCodec`. `read_json` decodes the text of each line, as
-    `read_str` gives it.
+    With a UTF-8 encoding, `read_json` gives orjson each line's bytes and
+    `write_json` sends the bytes orjson makes, as they are; with any other
+    encoding they decode and encode text, as with `StdlibJsonCodec`.
 
     Raises
     ------
@@ -202,7 +215,7 @@ class OrjsonCodec(JsonCodec):
             raise ImportError(
                 'The orjson JSON codec needs orjson: pip install "tcpframe[orjson]"', name="orjson"
             ) from error
-        self._loads = orjson.loads
+        self.decode_utf8 = self._loads = orjson.loads
         self.encode_utf8 = self._dumps = orjson.dumps
         self._orjson_decode_error = orjson.JSONDecodeError
 
