@@ -93,8 +93,10 @@ class JsonCodec(abc.ABC):
     `encode_utf8`, which `~BaseClientOrServer.read_json` and
     `~BaseClientOrServer.write_json` then use when the encoding is UTF-8
     (and, for reading, the terminator is JSON whitespace), skipping the
-    decode or encode of the text. Codecs hold no per-connection state: one
-    instance may serve any number of clients and servers.
+    decode or encode of the text (set them on the instance, as
+    `OrjsonCodec` does, so that a Python function is not bound as a
+    method). Codecs hold no per-connection state: one instance may serve
+    any number of clients and servers.
 
     Attributes
     ----------
