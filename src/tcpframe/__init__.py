@@ -31,22 +31,27 @@ __all__ = [
     "FrameProtocol",
     "FrameReader",
     "FrameWriter",
+    "JsonCodec",
     "LengthPrefix",
     "OneClientReadLoopServer",
     "OneClientServer",
+    "OrjsonCodec",
     "Recorder",
     "RecordingError",
     "RecordingReader",
     "RecordingWriter",
     "ReplayMismatchError",
     "ReplayServer",
+    "StdlibJsonCodec",
     "TestOneClientReadLoopServer",
     "__version__",
     "base_one_client_server_test_case",
     "checksums",
     "close_stream_writer",
+    "get_default_json_codec",
     "open_connection",
     "read_into",
+    "set_default_json_codec",
     "set_socket_options",
     "start_server",
     "testone_client_read_loop_server",
@@ -78,6 +83,7 @@ from .constants import (
 )
 from .errors import ChecksumMismatchError, FrameError
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from .json_codecs import JsonCodec, OrjsonCodec, StdlibJsonCodec, get_default_json_codec, set_default_json_codec
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 from .protocol import FrameProtocol, open_connection, start_server

@@ -7,7 +7,6 @@ __all__ = ["BaseClientOrServer", "ConnectCallbackType"]
 import abc
 import asyncio
 import codecs
-import json
 import logging
 import ssl
 import typing
@@ -16,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from ._callbacks import check_connect_callback
 from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from .json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
 from .reader import FrameReader
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
@@ -30,7 +30,7 @@ T = typing.TypeVar("T")
 _LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError)
 
 
-class BaseClientOrServer(TelemetryMethods, abc.ABC):
+class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     """Abstract base class for a TCP/IP client or one-client server.
 
     Parameters
@@ -49,6 +49,9 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         Encoding of `read_str`, `write_str`, `read_json`, `write_json`.
     terminator : `bytes`, optional
         Terminator of `read_str`, `write_str`, `read_json`, `write_json`.
+    json_codec : `JsonCodec`, `str` or None, optional
+        Codec of `read_json` and `write_json`, or its name (``"json"``,
+        ``"orjson"``); None for the default (`set_default_json_codec`).
     **kwargs
         Passed to `start`.
 
@@ -62,6 +65,8 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         May be changed at any time; takes effect on the next call.
     terminator : `bytes`
         May be changed at any time; takes effect on the next call.
+    json_codec : `JsonCodec`
+        May be changed at any time; takes effect on the next call.
     should_be_connected : `bool`
         True once connected, until `close` (not `basic_close`) is called.
     start_task : `asyncio.Future`
@@ -74,7 +79,10 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
     TypeError
         If ``connect_callback`` is not None and not a coroutine function.
     ValueError
-        If ``terminator`` is not `bytes` or ``encoding`` is not a codec.
+        If ``terminator`` is not `bytes`, ``encoding`` is not a codec, or
+        ``json_codec`` is the name of no JSON codec.
+    ImportError
+        If ``json_codec`` needs a package that is not installed (orjson).
     """
 
     def __init__(
@@ -87,6 +95,7 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         do_start: bool = True,
         encoding: str = DEFAULT_ENCODING,
         terminator: bytes = DEFAULT_TERMINATOR,
+        json_codec: JsonCodec | str | None = None,
         **kwargs: typing.Any,
     ) -> None:
         check_connect_callback(connect_callback)
@@ -96,6 +105,7 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         self.name = name
         self.encoding = encoding
         self.terminator = terminator
+        self.json_codec = json_codec
         self.monitor_connection_interval = monitor_connection_interval
         self.should_be_connected = False
         self._connect_callback = connect_callback
@@ -311,14 +321,30 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
         return line[: -len(self._terminator)].decode(self._encoding)
 
     async def read_json(self) -> typing.Any:
-        """Read a line with `read_str` and decode it as JSON.
+        """Read a line as `read_str` does and decode it as JSON, with
+        `json_codec`.
 
         Raises
         ------
         json.JSONDecodeError
             If the line is not valid JSON; the message holds the line.
         """
-        return decode_json(await self.read_str())
+        codec = self._json_codec
+        decode_utf8 = codec.decode_utf8
+        terminator = self._terminator
+        if decode_utf8 is None or self._encoding not in UTF8_NAMES or terminator not in JSON_WHITESPACE_TERMINATORS:
+            return codec.decode(await self.read_str())
+        # The codec decodes the line's bytes as they are: no str is made,
+        # and the terminator, being JSON whitespace, can stay on.
+        reader = self._reader
+        if reader is None or (line := reader.try_readuntil(terminator)) is None:
+            line = await self.readuntil(terminator)
+        try:
+            return decode_utf8(line)
+        except ValueError:
+            # Raise what the text path raises: UnicodeDecodeError, or the
+            # codec's JSONDecodeError.
+            return codec.decode(line[: -len(terminator)].decode())
 
     async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes:
         """Read the next length-prefixed frame and return its payload.
@@ -424,14 +450,21 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             await self._drain(writer)
 
     async def write_json(self, data: typing.Any) -> None:
-        """Write ``data`` as a JSON line with `write_str`.
+        """Write ``data`` as a JSON line, encoded with `json_codec`, as
+        `write_str` writes a line.
 
         Raises
         ------
         TypeError
             If ``data`` is not JSON-serializable.
         """
-        await self.write_str(json.dumps(data))
+        codec = self._json_codec
+        encode_utf8 = codec.encode_utf8
+        if encode_utf8 is None or self._encoding not in UTF8_NAMES:
+            line = codec.encode(data).encode(self._encoding)
+        else:
+            line = encode_utf8(data)
+        await self.write(line + self._terminator)
 
     async def write_frame(self, payload: typing.Any, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> None:
         """Write ``payload`` as a length-prefixed frame and drain.
@@ -532,35 +565,6 @@ class BaseClientOrServer(TelemetryMethods, abc.ABC):
             # E.g. the peer was still sending when we closed, or stopped
             # reading: the connection is closed all the same.
             self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
-
-
-# json.loads checks its argument's type, skips leading whitespace and
-# checks for trailing data around one call of the decoder's C scanner.
-# decode_json calls the scanner directly and falls back to json.loads
-# only when the text is not one bare JSON value. (JSONDecoder sets
-# scan_once in __init__; the stubs do not declare it.)
-_ScanJson = Callable[[str, int], tuple[typing.Any, int]]
-_scan_json_value: _ScanJson = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def decode_json(text: str) -> typing.Any:
-    """Decode one JSON value, as `json.loads` does.
-
-    Raises
-    ------
-    json.JSONDecodeError
-        If ``text`` is not valid JSON; the message contains ``text``.
-    """
-    try:
-        value, end = _scan_json_value(text, 0)
-        if end == len(text):
-            return value
-    except (StopIteration, json.JSONDecodeError):
-        pass
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise json.JSONDecodeError(f"Could not parse {text!r} as JSON: {e.msg}", e.doc, e.pos) from None
 
 
 def make_done_future() -> asyncio.Future[typing.Any]:

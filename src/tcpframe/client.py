@@ -46,8 +46,10 @@ class Client(BaseClientOrServer):
     heartbeat_send_sleep : `float`, optional
         Interval between heartbeats (s).
     **kwargs
-        Passed to `asyncio.loop.create_connection` (``limit`` sets the
-        reader's line limit, as for `asyncio.open_connection`).
+        ``json_codec`` chooses the codec of the JSON methods (see
+        `BaseClientOrServer`); the rest are passed to
+        `asyncio.loop.create_connection` (``limit`` sets the reader's line
+        limit, as for `asyncio.open_connection`).
 
     Attributes
     ----------

@@ -50,8 +50,10 @@ class OneClientReadLoopServer(OneClientServer):
     max_heartbeat_interval : `float`, optional
         Longest allowed time between heartbeats (s).
     **kwargs
-        Passed to `OneClientServer`: ``monitor_connection_interval``, and
-        the arguments of `asyncio.loop.create_server`.
+        Passed to `OneClientServer`: ``monitor_connection_interval``,
+        ``json_codec`` (the codec of the JSON methods, see
+        `BaseClientOrServer`), and the arguments of
+        `asyncio.loop.create_server`.
 
     Attributes
     ----------

@@ -47,8 +47,10 @@ class OneClientServer(BaseClientOrServer):
     terminator : `bytes`, optional
         Terminator of the str and JSON methods.
     **kwargs
-        Passed to `asyncio.loop.create_server` (``limit`` sets each
-        reader's line limit, as for `asyncio.start_server`).
+        ``json_codec`` chooses the codec of the JSON methods (see
+        `BaseClientOrServer`); the rest are passed to
+        `asyncio.loop.create_server` (``limit`` sets each reader's line
+        limit, as for `asyncio.start_server`).
 
     Attributes
     ----------

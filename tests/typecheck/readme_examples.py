@@ -145,6 +145,26 @@ async def telemetry_api_example() -> None:
                 print(line)  # last line
 
 
+async def json_codec_example() -> None:
+    """README: faster JSON with orjson."""
+    log = logging.getLogger("json")
+    tcpframe.set_default_json_codec("orjson")
+    try:
+        async with tcpframe.OneClientServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log) as server:
+            client = tcpframe.Client(tcpframe.LOCALHOST_IPV4, server.port, log, json_codec="orjson")
+            async with client:
+                await server.connected_task
+                await client.write_json({"a": 1})
+                client.json_codec = "json"
+                codec = client.json_codec
+                typing.assert_type(codec, tcpframe.JsonCodec)
+                await client.write_json({"a": 1})
+                assert [await server.readuntil(b"\r\n") for _ in range(2)] == [b'{"a":1}\r\n', b'{"a": 1}\r\n']
+                print(type(server.json_codec).__name__)  # OrjsonCodec: the default, for now
+    finally:
+        tcpframe.set_default_json_codec("json")
+
+
 async def telemetry_producer_example() -> None:
     """README: a telemetry producer and consumer."""
     async with TelemetryProducer(rate=200, port=0) as producer:
@@ -195,6 +215,7 @@ async def main() -> None:
     await chiller_example()
     await echo_example()
     await telemetry_api_example()
+    await json_codec_example()
     await telemetry_producer_example()
     await record_and_replay_example()
 
