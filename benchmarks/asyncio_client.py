@@ -66,6 +66,11 @@ class Flavour:
     checked : `bool`, optional
         Check what each run ended with (False for the floor, which
         receives nothing).
+    use_orjson : callable, optional
+        ``use_orjson(client)`` makes the client's `read_json` decode with
+        orjson, where it can (tcpframe's ``json_codec``); by default it
+        leaves the client as it is (the baseline decodes with
+        `json.loads`, as lsst.ts.tcpip does).
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
@@ -73,6 +78,7 @@ class Flavour:
     command_frame: Callable[[bytes], bytes]
     reply_checksum_ok: Callable[[bytes], bool]
     checked: bool = True
+    use_orjson: Callable[[Client], None] = lambda client: None
 
 
 def tcpframe_flavour() -> Flavour:
@@ -97,7 +103,10 @@ def tcpframe_flavour() -> Flavour:
     def tcpframe_reply_checksum_ok(reply: bytes) -> bool:
         return verify_hex2(sum8(reply[:-3]), reply[-3:-1])
 
-    return Flavour(connect, read_records, tcpframe_command_frame, tcpframe_reply_checksum_ok)
+    def use_orjson(client: tcpframe.Client) -> None:
+        client.json_codec = "orjson"
+
+    return Flavour(connect, read_records, tcpframe_command_frame, tcpframe_reply_checksum_ok, use_orjson=use_orjson)
 
 
 def streams_flavour() -> Flavour:
@@ -116,7 +125,9 @@ def floor_flavour() -> Flavour:
     The loops then do their user work (and the round trips tcpframe's
     checksums) around awaits of coroutines that return at once.
     """
-    return dataclasses.replace(tcpframe_flavour(), connect=FloorClient.connect, checked=False)
+    return dataclasses.replace(
+        tcpframe_flavour(), connect=FloorClient.connect, checked=False, use_orjson=lambda client: None
+    )
 
 
 async def measure(flavour: Flavour, scenario: Scenario, count: int, port: int) -> float:
@@ -190,6 +201,11 @@ async def _recv_json(client: Client, flavour: Flavour, scenario: Scenario, count
     return json.dumps(data).encode() + LINE_TERMINATOR, total
 
 
+async def _recv_json_orjson(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    flavour.use_orjson(client)
+    return await _recv_json(client, flavour, scenario, count)
+
+
 async def _send_struct_pairs(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     frame = scenario.message(0)
     header = Header.from_buffer_copy(frame)
@@ -232,6 +248,7 @@ _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]]
     "recv_structs_32": _recv_structs_32,
     "recv_lines": _recv_lines,
     "recv_json": _recv_json,
+    "recv_json_orjson": _recv_json_orjson,
     "send_struct_pairs": _send_struct_pairs,
     "send_lines": _send_lines,
     "roundtrip": _roundtrip,

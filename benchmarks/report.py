@@ -115,13 +115,14 @@ class Target:
         return None
 
 
-_RECEIVE_SCENARIOS = ("recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json")
+_RECEIVE_SCENARIOS = ("recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json", "recv_json_orjson")
 
 TARGETS = [
     Target("recv_struct_pairs", "tcpframe", "streams", 8),
     Target("recv_structs_32", "tcpframe", "streams", 10),
     Target("recv_lines", "tcpframe", "streams", 6.5),
     Target("recv_json", "tcpframe", "streams", 2.3),
+    Target("recv_json_orjson", "tcpframe", "streams", 5),
     Target("send_struct_pairs", "tcpframe", "streams", 20),
     Target("send_lines", "tcpframe", "streams", 15),
     Target("roundtrip", "tcpframe", "streams", 1.15),

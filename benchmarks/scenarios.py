@@ -346,6 +346,14 @@ SCENARIOS: dict[str, Scenario] = {
             touch=lambda message: json.loads(message)["seq"],
         ),
         Scenario(
+            "recv_json_orjson",
+            "recv",
+            "the recv_json lines, tcpframe decoding with json_codec='orjson' (the baseline with json.loads)",
+            count=300_000,
+            message=_json_line,
+            touch=lambda message: json.loads(message)["seq"],
+        ),
+        Scenario(
             "send_struct_pairs",
             "send",
             "header.frame_id = i, then write_from(header, payload) of a 16 + 240-byte frame",
