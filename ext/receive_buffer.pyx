@@ -6,7 +6,7 @@ copy out of its front with one ``memcpy`` each, and separator scans use
 ``memchr``/``memmem`` and never look at a byte twice.
 """
 
-__all__ = ["ReceiveBuffer"]
+__all__ = ["ReceiveBuffer", "SeparatedTakes"]
 
 from asyncio import LimitOverrunError
 from codecs import lookup as codecs_lookup
@@ -322,6 +322,9 @@ cdef class ReceiveBuffer:
             the buffered bytes already exceed ``limit``. Nothing is consumed;
             ``consumed`` is the offending offset.
         """
+        return self.take_until_within(separator, limit)
+
+    cdef object take_until_within(self, object separator, Py_ssize_t limit):
         cdef Py_ssize_t index = self.locate_separator(separator, limit)
         if index < 0:
             return None
@@ -364,6 +367,9 @@ cdef class ReceiveBuffer:
         LookupError
             If ``encoding`` is not a known codec; nothing is consumed.
         """
+        return self.take_line_within(separator, limit, encoding)
+
+    cdef object take_line_within(self, object separator, Py_ssize_t limit, str encoding):
         if encoding is not self.line_encoding:
             codecs_lookup(encoding)
             self.line_encoding_c = encoding.encode("ascii")
@@ -514,3 +520,36 @@ cdef class ReceiveBuffer:
             return -1
         self.scan_from = found - data
         return self.scan_from
+
+
+@cython.final
+cdef class SeparatedTakes:
+    """The separated takes of one `ReceiveBuffer`, within a fixed limit.
+
+    `take_until` and `take_line` are the buffer's, with ``limit`` given
+    here: a reader binds them once, so that taking a line costs one call.
+
+    Parameters
+    ----------
+    buffer : `ReceiveBuffer`
+        The buffer to take from.
+    limit : `int`
+        The ``limit`` of every take.
+    """
+
+    cdef ReceiveBuffer buffer
+    cdef readonly Py_ssize_t limit
+
+    def __init__(self, ReceiveBuffer buffer not None, Py_ssize_t limit):
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        self.buffer = buffer
+        self.limit = limit
+
+    def take_until(self, separator):
+        """`ReceiveBuffer.take_until` of ``separator`` within `limit`."""
+        return self.buffer.take_until_within(separator, self.limit)
+
+    def take_line(self, separator, str encoding not None):
+        """`ReceiveBuffer.take_line` of ``separator`` within `limit`."""
+        return self.buffer.take_line_within(separator, self.limit, encoding)

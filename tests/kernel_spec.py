@@ -246,6 +246,22 @@ class ReceiveBufferMachine(RuleBasedStateMachine):
     def take_until(self, separator: bytes, limit: int) -> None:
         self.check(lambda b: b.take_until(separator, limit))
 
+    @rule(separator=machine_separators, limit=machine_limits, encoding=st.sampled_from(["utf-8", "latin-1", None]))
+    def separated_takes(self, separator: bytes, limit: int, encoding: str | None) -> None:
+        """`SeparatedTakes` with a fixed limit: take_line if an encoding
+        is given, else take_until."""
+
+        def take(b: typing.Any) -> object:
+            if b is self.model:
+                if encoding is None:
+                    return self.model.take_until(separator, limit)
+                return self.model.take_line(separator, limit, encoding)
+            takes = self.implementation.SeparatedTakes(b, limit)
+            assert takes.limit == limit
+            return takes.take_until(separator) if encoding is None else takes.take_line(separator, encoding)
+
+        self.check(take)
+
     @rule(separator=st.one_of(machine_separators, bad_separators), limit=machine_limits)
     def separator_arrived(self, separator: object, limit: int) -> None:
         self.check(lambda b: b.separator_arrived(separator, limit))

@@ -284,7 +284,12 @@ class JsonCodecChoice:
     @json_codec.setter
     def json_codec(self, codec: JsonCodec | str | None) -> None:
         if codec is None:
-            vars(self).pop("_json_codec", None)
+            # Not vars(self).pop(): making the instance's __dict__ would
+            # slow every attribute lookup on the object.
+            try:
+                del self._json_codec
+            except AttributeError:  # it had no codec of its own
+                pass
         else:
             self._json_codec = _json_codec_named(codec)
 

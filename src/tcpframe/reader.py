@@ -63,7 +63,10 @@ class FrameReader:
     coroutine ``<read>`` calls it and, if it took nothing, waits with the
     `asyncio.StreamReader` rules: woken once, when what it needs has
     arrived or the connection ended. Clients and servers call the
-    ``try_`` half themselves, so that a buffered message costs one call.
+    ``try_`` half themselves, so that a buffered message costs one call:
+    while the connection is usable, `try_read_into`, `try_readexactly`,
+    `try_readuntil` and `try_read_line` are the compiled kernels' (or the
+    twins') own methods, rebound whenever the connection's state changes.
 
     A read that fills a caller's buffer (`read_into`, `read_many_into`,
     `read_records`) and lacks at least `DIRECT_RECEIVE_MIN` bytes moves
@@ -88,6 +91,24 @@ class FrameReader:
         one by default (a reader fed by hand).
     flow : `ReceiveFlow`, optional
         The protocol that feeds this reader; None for one fed by hand.
+
+    Attributes
+    ----------
+    try_read_into : callable
+        ``try_read_into(struct)`` fills ``struct`` and returns True if
+        enough bytes are buffered, else returns False (`read_into`).
+    try_readexactly : callable
+        ``try_readexactly(n)`` returns ``n`` bytes, or None (`readexactly`).
+    try_readuntil : callable
+        ``try_readuntil(separator)`` returns the bytes through
+        ``separator``, or None; raises `asyncio.LimitOverrunError` as
+        `readuntil` (nothing is consumed).
+    try_read_line : callable
+        ``try_read_line(separator, encoding)`` returns the next line
+        through ``separator``, decoded (strict) and without it, or None:
+        `readuntil` and a decode in one step, with no intermediate
+        `bytes`, for a client's ``read_str``. Raises as ``try_readuntil``,
+        or `UnicodeDecodeError` (the line is consumed).
     """
 
     def __init__(
@@ -118,11 +139,9 @@ class FrameReader:
         self._target: memoryview | None = None
         self._target_filled = 0
         self._offered_target = False
+        self._separated = receive_buffer.SeparatedTakes(self._buffer, limit)
         self._usable = True
-        # The two hottest takes are the receive buffer's own methods while
-        # the connection is usable, so a buffered struct costs one C call.
-        self.try_read_into: typing.Callable[[typing.Any], bool] = self._buffer.copy_into
-        self.try_readexactly: typing.Callable[[int], bytes | None] = self._buffer.take_exactly
+        self._route_takes()
 
     def __repr__(self) -> str:
         state = [f"{len(self._buffer)} bytes"]
@@ -235,18 +254,6 @@ class FrameReader:
         self._took()
         return data
 
-    def try_readuntil(self, separator: bytes = b"\n") -> bytes | None:
-        """`readuntil` if the separator is buffered, else None.
-
-        Raises
-        ------
-        asyncio.LimitOverrunError
-            As `readuntil`.
-        """
-        if self._usable:
-            return self._buffer.take_until(separator, self._limit)
-        return None
-
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Read through the first ``separator``; return it included.
 
@@ -266,23 +273,6 @@ class FrameReader:
                 raise asyncio.IncompleteReadError(self._buffer.take(), None)
         self._took()
         return chunk
-
-    def try_read_line(self, separator: bytes, encoding: str) -> str | None:
-        """The next line through ``separator`` decoded (strict) and without
-        the separator, if it is buffered; else None.
-
-        `readuntil` and a decode in one step, with no intermediate `bytes`.
-
-        Raises
-        ------
-        asyncio.LimitOverrunError
-            As `readuntil`; nothing is consumed.
-        UnicodeDecodeError
-            If the line is not valid ``encoding``; it is consumed.
-        """
-        if self._usable:
-            return self._buffer.take_line(separator, self._limit, encoding)
-        return None
 
     async def readline(self) -> bytes:
         """Read through the next ``\\n``; at EOF return what is left.
@@ -633,12 +623,7 @@ class FrameReader:
         usable = self._state.usable
         if usable != self._usable:
             self._usable = usable
-            if usable:
-                self.try_read_into = self._buffer.copy_into
-                self.try_readexactly = self._buffer.take_exactly
-            else:
-                self.try_read_into = _nothing_filled
-                self.try_readexactly = _nothing_taken
+            self._route_takes()
         exc = self._state.exception
         if exc is not None:
             waiter = self._take_waiter()
@@ -646,6 +631,19 @@ class FrameReader:
                 waiter.set_exception(exc)
         elif self._eof:
             self._wake_waiter()
+
+    def _route_takes(self) -> None:
+        """Point the hottest ``try_`` takes at the kernels while the
+        connection is usable, else at takes that take nothing."""
+        if self._usable:
+            self.try_read_into: typing.Callable[[typing.Any], bool] = self._buffer.copy_into
+            self.try_readexactly: typing.Callable[[int], bytes | None] = self._buffer.take_exactly
+            self.try_readuntil: typing.Callable[[bytes], bytes | None] = self._separated.take_until
+            self.try_read_line: typing.Callable[[bytes, str], str | None] = self._separated.take_line
+        else:
+            self.try_read_into = _nothing_filled
+            self.try_readexactly = self.try_readuntil = _nothing_taken
+            self.try_read_line = _nothing_taken
 
     def _wake_waiter(self) -> None:
         waiter = self._take_waiter()
@@ -687,6 +685,7 @@ def _nothing_filled(struct: typing.Any) -> bool:
     return False
 
 
-def _nothing_taken(n: int) -> bytes | None:
-    """`FrameReader.try_readexactly` of a reader that is not usable."""
+def _nothing_taken(*args: typing.Any) -> None:
+    """`FrameReader.try_readexactly`, `~FrameReader.try_readuntil` or
+    `~FrameReader.try_read_line` of a reader that is not usable."""
     return None

@@ -67,6 +67,10 @@ cdef class ReceiveBuffer:
     cdef int move_to_new_block(self, Py_ssize_t size) except -1
     cdef Py_ssize_t grown_capacity(self, Py_ssize_t size) except -1
 
+    # The bodies of take_until and take_line, for SeparatedTakes.
+    cdef object take_until_within(self, object separator, Py_ssize_t limit)
+    cdef object take_line_within(self, object separator, Py_ssize_t limit, str encoding)
+
     # Caller may pass any object; raises like take_until. Returns the index
     # of the separator (then self.scan_separator is it, as bytes), or -1 if
     # it is not buffered yet.

@@ -4,7 +4,7 @@ from typing import final
 
 from typing_extensions import Buffer
 
-__all__ = ["ReceiveBuffer"]
+__all__ = ["ReceiveBuffer", "SeparatedTakes"]
 
 DEFAULT_CHUNK_SIZE: int
 
@@ -56,3 +56,15 @@ class ReceiveBuffer:
         the separator."""
     def copy_into(self, target: Buffer) -> bool:
         """Fill the writable buffer ``target`` from the front, all or nothing."""
+
+@final
+class SeparatedTakes:
+    """The separated takes of one `ReceiveBuffer`, within a fixed limit."""
+
+    @property
+    def limit(self) -> int: ...
+    def __init__(self, buffer: ReceiveBuffer, limit: int) -> None: ...
+    def take_until(self, separator: bytes | bytearray | memoryview) -> bytes | None:
+        """`ReceiveBuffer.take_until` of ``separator`` within `limit`."""
+    def take_line(self, separator: bytes | bytearray | memoryview, encoding: str) -> str | None:
+        """`ReceiveBuffer.take_line` of ``separator`` within `limit`."""

@@ -1,6 +1,6 @@
 """Pure-Python twin of the compiled receive buffer (``ext/receive_buffer.pyx``)."""
 
-__all__ = ["ReceiveBuffer"]
+__all__ = ["ReceiveBuffer", "SeparatedTakes"]
 
 import asyncio
 import codecs
@@ -372,3 +372,42 @@ class ReceiveBuffer:
         del self._data[:n]
         scan_from = self._scan_from
         self._scan_from = scan_from - n if scan_from > n else 0
+
+
+class SeparatedTakes:
+    """The separated takes of one `ReceiveBuffer`, within a fixed limit.
+
+    `take_until` and `take_line` are the buffer's, with ``limit`` given
+    here: a reader binds them once, so that taking a line costs one call.
+
+    Parameters
+    ----------
+    buffer : `ReceiveBuffer`
+        The buffer to take from.
+    limit : `int`
+        The ``limit`` of every take.
+    """
+
+    __slots__ = ("_buffer", "_limit")
+
+    def __init__(self, buffer: ReceiveBuffer, limit: int) -> None:
+        if not isinstance(buffer, ReceiveBuffer):
+            raise TypeError(
+                f"Argument 'buffer' has incorrect type (expected ReceiveBuffer, got {type(buffer).__name__})"
+            )
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        self._buffer = buffer
+        self._limit = limit
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def take_until(self, separator: bytes) -> bytes | None:
+        """`ReceiveBuffer.take_until` of ``separator`` within `limit`."""
+        return self._buffer.take_until(separator, self._limit)
+
+    def take_line(self, separator: bytes, encoding: str) -> str | None:
+        """`ReceiveBuffer.take_line` of ``separator`` within `limit`."""
+        return self._buffer.take_line(separator, self._limit, encoding)
