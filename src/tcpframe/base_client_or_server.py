@@ -315,10 +315,11 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         reader = self._reader
         if reader is not None and (text := reader.try_read_line(self._terminator, self._encoding)) is not None:
             return text
-        line = await self.readuntil(self._terminator)
+        terminator = self._terminator
+        line = await self._read_checked(lambda reader: reader.readuntil(terminator))
         # Decoded with the encoding of when the line came, as lsst.ts.tcpip
         # does: a server's read loop may be waiting while it is changed.
-        return line[: -len(self._terminator)].decode(self._encoding)
+        return line[: -len(terminator)].decode(self._encoding)
 
     async def read_json(self) -> typing.Any:
         """Read a line as `read_str` does and decode it as JSON, with
@@ -338,7 +339,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         # and the terminator, being JSON whitespace, can stay on.
         reader = self._reader
         if reader is None or (line := reader.try_readuntil(terminator)) is None:
-            line = await self.readuntil(terminator)
+            line = await self._read_checked(lambda reader: reader.readuntil(terminator))
         try:
             return decode_utf8(line)
         except ValueError:

@@ -323,11 +323,8 @@ class FrameReader:
                     return
                 if self._eof:
                     raise asyncio.IncompleteReadError(self._buffer.take(), nbytes)
-                if (
-                    nbytes - len(self._buffer) >= DIRECT_RECEIVE_MIN
-                    and self._flow is not None  # a transport feeds this reader
-                    and self._waiter is None
-                ):
+                # Only a transport (a flow) can receive into the target.
+                if nbytes - len(self._buffer) >= DIRECT_RECEIVE_MIN and self._flow is not None:
                     await self._receive_into(target)
                     return
                 await self._wait_for("read_into", nbytes)
@@ -560,7 +557,7 @@ class FrameReader:
         receive the rest straight into it; return when it is full.
 
         Caller must have checked that fewer bytes than ``target`` holds
-        are buffered, and that no read is waiting.
+        are buffered.
         """
         waiter = self._new_waiter("read_into")
         buffered = len(self._buffer)
@@ -568,11 +565,6 @@ class FrameReader:
         self._target, self._target_filled = target, buffered
         try:
             await waiter
-            if self._target_filled < len(target):
-                # Woken by EOF: what came is the partial read.
-                raise asyncio.IncompleteReadError(bytes(target[: self._target_filled]), len(target))
-        except asyncio.IncompleteReadError:
-            raise
         except BaseException:
             # Cancelled, or the connection failed: the bytes received so
             # far go back in front of anything buffered since.
@@ -581,9 +573,13 @@ class FrameReader:
             self._buffer.feed(later)
             raise
         finally:
+            filled = self._target_filled
             self._target, self._target_filled, self._offered_target = None, 0, False
             if self._waiter is waiter:
                 self._take_waiter()
+        if filled < len(target):
+            # Woken by EOF: what came is the partial read.
+            raise asyncio.IncompleteReadError(bytes(target[:filled]), len(target))
 
     def _new_waiter(self, func_name: str) -> asyncio.Future[None]:
         """Register the read that is about to wait and return its future."""
