@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 import tcpframe
+from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, header_file
 from seed_servers import socket_server
 from tcpframe.examples import (
     ChillerClient,
@@ -540,3 +541,12 @@ async def test_replay_server_rejects_bad_arguments(tmp_path: pathlib.Path) -> No
         tcpframe.ReplayServer(path)
     with pytest.raises(FileNotFoundError):
         tcpframe.ReplayServer(tmp_path / "missing.rec")
+
+
+@pytest.mark.parametrize("case", ["deeply nested list", "start_time NaN", "start_time 1e300", "client a number"])
+async def test_replay_server_refuses_a_crafted_header(tmp_path: pathlib.Path, case: str) -> None:
+    header, message = BAD_HEADERS[case]
+    path = header_file(tmp_path / "crafted.rec", header)
+    with pytest.raises(RecordingError, match=rf"bad header.*at offset {HEADER_OFFSET}") as excinfo:
+        tcpframe.ReplayServer(path, log=log)
+    assert message in excinfo.value.problem
