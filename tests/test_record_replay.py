@@ -237,13 +237,15 @@ async def test_recorder_reports_an_unreachable_server(tmp_path: pathlib.Path) ->
         unused.bind((HOST, 0))
         port = unused.getsockname()[1]  # nothing listens there
         path = tmp_path / "unreachable.rec"
-        async with tcpframe.Recorder(path, HOST, port, listen_port=0, log=log) as recorder:
-            reader, writer = await asyncio.open_connection(HOST, recorder.port)
-            assert await asyncio.wait_for(reader.read(), STD_TIMEOUT) == b""
-            writer.close()
-            await writer.wait_closed()
-            with pytest.raises(ConnectionRefusedError):
-                await asyncio.wait_for(recorder.done_task, STD_TIMEOUT)
+        # done_task has the error, and the with statement raises it at exit.
+        with pytest.raises(ConnectionRefusedError):
+            async with tcpframe.Recorder(path, HOST, port, listen_port=0, log=log) as recorder:
+                reader, writer = await asyncio.open_connection(HOST, recorder.port)
+                assert await asyncio.wait_for(reader.read(), STD_TIMEOUT) == b""
+                writer.close()
+                await writer.wait_closed()
+                await asyncio.wait({recorder.done_task}, timeout=STD_TIMEOUT)
+                assert isinstance(recorder.done_task.exception(), ConnectionRefusedError)
     with RecordingReader(path) as reader:
         assert list(reader) == []
         assert reader.header.server == f"{HOST}:{port}"
