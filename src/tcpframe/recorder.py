@@ -55,6 +55,13 @@ class Recorder:
     Writing is synchronous: a disk slower than the network slows the
     relay, and TCP flow control slows the peers.
 
+    An error writing the file (e.g. `OSError` ``ENOSPC`` on a full disk,
+    ``EFBIG`` past a file-size limit), in any write or flush including
+    the last one when the file is closed, fails the recording at once:
+    the connections are reset (the peers see `ConnectionResetError`, not
+    an end of stream) and `done_task` fails with the error. `close`
+    never raises it; leaving ``async with`` does.
+
     Parameters
     ----------
     path : `str` or path-like
@@ -81,9 +88,10 @@ class Recorder:
         The port the proxy listens on (updated by `start` when
         ``listen_port`` is 0); None when recording as a client.
     done_task : `asyncio.Future`
-        Done when the recording file is complete: the session ended or
-        `close` was called. Holds the exception if the session failed,
-        e.g. `ConnectionError` if the server could not be reached.
+        Done when the recording has ended: the session ended or `close`
+        was called. Holds the exception if the recording failed: the
+        `OSError` of a write to the file, or (as a proxy) the
+        `ConnectionError` if the server could not be reached.
     """
 
     def __init__(
@@ -107,7 +115,8 @@ class Recorder:
         self._server: asyncio.Server | None = None
         self._writers: list[FrameWriter] = []
         self._session_task: asyncio.Task[None] | None = None
-        # The error that failed the recording, if one did.
+        # The error writing the file that failed the recording, if one did:
+        # close() then resets the connections and fails done_task with it.
         self._failure: BaseException | None = None
 
     async def __aenter__(self) -> typing.Self:
@@ -190,7 +199,7 @@ class Recorder:
                 self.log.info("Recording %s complete", self._recording.path)
         for writer in self._writers:
             if self._failure is not None:
-                reset_connection(writer)
+                _reset_connection(writer)
             await close_stream_writer(writer)
         if self._server is not None:
             await self._server.wait_closed()
@@ -306,7 +315,7 @@ class Recorder:
                 pass  # the receiver is gone too
 
 
-def reset_connection(writer: FrameWriter) -> None:
+def _reset_connection(writer: FrameWriter) -> None:
     """Abort ``writer``'s connection with a reset (TCP RST).
 
     The peer's reads then fail with `ConnectionResetError`; it does not
