@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 import tcpframe
+from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, header_file
 from seed_servers import socket_server
 from tcpframe.examples import (
     ChillerClient,
@@ -236,13 +237,15 @@ async def test_recorder_reports_an_unreachable_server(tmp_path: pathlib.Path) ->
         unused.bind((HOST, 0))
         port = unused.getsockname()[1]  # nothing listens there
         path = tmp_path / "unreachable.rec"
-        async with tcpframe.Recorder(path, HOST, port, listen_port=0, log=log) as recorder:
-            reader, writer = await asyncio.open_connection(HOST, recorder.port)
-            assert await asyncio.wait_for(reader.read(), STD_TIMEOUT) == b""
-            writer.close()
-            await writer.wait_closed()
-            with pytest.raises(ConnectionRefusedError):
-                await asyncio.wait_for(recorder.done_task, STD_TIMEOUT)
+        # done_task has the error, and the with statement raises it at exit.
+        with pytest.raises(ConnectionRefusedError):
+            async with tcpframe.Recorder(path, HOST, port, listen_port=0, log=log) as recorder:
+                reader, writer = await asyncio.open_connection(HOST, recorder.port)
+                assert await asyncio.wait_for(reader.read(), STD_TIMEOUT) == b""
+                writer.close()
+                await writer.wait_closed()
+                await asyncio.wait({recorder.done_task}, timeout=STD_TIMEOUT)
+                assert isinstance(recorder.done_task.exception(), ConnectionRefusedError)
     with RecordingReader(path) as reader:
         assert list(reader) == []
         assert reader.header.server == f"{HOST}:{port}"
@@ -540,3 +543,12 @@ async def test_replay_server_rejects_bad_arguments(tmp_path: pathlib.Path) -> No
         tcpframe.ReplayServer(path)
     with pytest.raises(FileNotFoundError):
         tcpframe.ReplayServer(tmp_path / "missing.rec")
+
+
+@pytest.mark.parametrize("case", ["deeply nested list", "start_time NaN", "start_time 1e300", "client a number"])
+async def test_replay_server_refuses_a_crafted_header(tmp_path: pathlib.Path, case: str) -> None:
+    header, message = BAD_HEADERS[case]
+    path = header_file(tmp_path / "crafted.rec", header)
+    with pytest.raises(RecordingError, match=rf"bad header.*at offset {HEADER_OFFSET}") as excinfo:
+        tcpframe.ReplayServer(path, log=log)
+    assert message in excinfo.value.problem

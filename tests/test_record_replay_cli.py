@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
+from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, header_file
 from seed_servers import socket_server
 from tcpframe.examples import ChillerClient, MockChiller, TelemetryProducer
 from tcpframe.recording import Direction, RecordingReader, RecordingWriter, RecordKind
@@ -207,6 +208,18 @@ async def test_replay_summary_of_a_truncated_file_names_the_offset(tmp_path: pat
     returncode, _, stderr = await run_module("tcpframe.replay", str(path), "--summary")
     assert returncode == 1
     assert "not a tcpframe recording" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("case", ["deeply nested list", "start_time NaN", "start_time Infinity", "start_time 1e300"])
+@pytest.mark.parametrize("mode", [["--summary"], ["--port", "0", "--once"]], ids=["summary", "serve"])
+async def test_replay_of_a_crafted_header_fails_in_one_line(tmp_path: pathlib.Path, case: str, mode: list[str]) -> None:
+    path = header_file(tmp_path / "crafted.rec", BAD_HEADERS[case][0])
+    returncode, stdout, stderr = await run_module("tcpframe.replay", str(path), *mode)
+    assert returncode == 1
+    assert stdout == ""
+    assert re.fullmatch(
+        rf"Replay failed: {re.escape(str(path))}: bad header: .* \(at offset {HEADER_OFFSET}\)\n", stderr
+    ), stderr
 
 
 async def test_replay_serves_a_paced_checked_replay_once(tmp_path: pathlib.Path) -> None:

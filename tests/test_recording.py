@@ -9,11 +9,13 @@ import zlib
 import pytest
 
 import tcpframe
+from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, PREAMBLE, header_file, header_json, raw_file, raw_record
 from tcpframe.recording import (
     FLUSH_INTERVAL,
     FORMAT_VERSION,
     MAGIC,
     MAX_RECORD_SIZE,
+    MAX_START_TIME,
     Direction,
     Record,
     RecordingError,
@@ -280,17 +282,6 @@ def test_another_format_version_is_refused(sample: pathlib.Path) -> None:
         RecordingReader(sample)
 
 
-def raw_record(kind: int, direction: int, timestamp: int, data: bytes) -> bytes:
-    body = struct.pack(">BBQ", kind, direction, timestamp) + data
-    payload = struct.pack(">I", zlib.crc32(body)) + body
-    return struct.pack(">I", len(payload)) + payload
-
-
-def raw_file(*records: bytes) -> bytes:
-    header = json.dumps({"start_time": 0.0, "server": "h:1", "client": None}).encode()
-    return MAGIC + struct.pack(">H", 1) + raw_record(0, 0, 0, header) + b"".join(records)
-
-
 @pytest.mark.parametrize(
     ("records", "index", "message"),
     [
@@ -299,6 +290,15 @@ def raw_file(*records: bytes) -> bytes:
         ((raw_record(2, 1, 5, b"data"),), 0, "EOF with data"),
         ((raw_record(1, 0, 5, b"ok"), raw_record(0, 0, 6, b"{}")), 1, "a second HEADER record"),
         ((raw_record(1, 0, 5, b"ok"), raw_record(3, 0, 7, b""), b"late"), 2, "goes on after its END record"),
+        ((raw_record(1, 0, 5, b"ok"), raw_record(3, 0, 7, b"data")), 1, "END with data"),
+        ((raw_record(1, 0, 5, b"ok"), raw_record(1, 1, 6, b"")), 1, "DATA without data"),
+        ((raw_record(1, 0, 5, b"ok"), struct.pack(">I", 0)), 1, "0 bytes, fewer than a record head"),
+        ((raw_record(1, 0, 5, b"ok"), struct.pack(">I", 13) + bytes(13)), 1, "13 bytes, fewer than a record head"),
+        ((raw_record(1, 0, 5, b"ok"), struct.pack(">I", 2**32 - 1)), 1, "corrupt record length"),
+        ((raw_record(1, 0, 5, b"ok"), struct.pack(">I", MAX_RECORD_SIZE)), 1, "truncated record"),
+        ((raw_record(1, 0, 5, b"ok"), raw_record(1, 0, 6, b"x")[:9]), 1, "truncated record"),
+        ((raw_record(1, 0, 5, b"ok"), b"\x00\x00"), 1, "truncated record"),
+        ((raw_record(1, 0, 5, b"ok"),), 1, "the file ends without an END record"),
     ],
 )
 def test_records_out_of_the_format_are_errors(
@@ -313,19 +313,43 @@ def test_records_out_of_the_format_are_errors(
     assert [r.data for r in delivered] == [b"ok"] * (index > 0)
 
 
-@pytest.mark.parametrize(
-    "header", [b"not json", b"[1, 2]", b'{"start_time": 0}', b'{"start_time": "x", "server": "h", "client": null}']
-)
-def test_a_bad_header_is_an_error(tmp_path: pathlib.Path, header: bytes) -> None:
-    path = tmp_path / "header.rec"
-    path.write_bytes(MAGIC + struct.pack(">H", 1) + raw_record(0, 0, 0, header))
-    with pytest.raises(RecordingError, match=r"bad header.*at offset 10"):
+@pytest.mark.parametrize(("header", "message"), list(BAD_HEADERS.values()), ids=list(BAD_HEADERS))
+def test_a_bad_header_is_an_error(tmp_path: pathlib.Path, header: bytes, message: str) -> None:
+    path = header_file(tmp_path / "header.rec", header)
+    with pytest.raises(RecordingError, match=rf"bad header.*at offset {HEADER_OFFSET}") as excinfo:
         RecordingReader(path)
+    assert excinfo.value.offset == HEADER_OFFSET
+    assert message in excinfo.value.problem
+    # One short line, however large the header.
+    assert "\n" not in str(excinfo.value) and len(str(excinfo.value)) < 300, str(excinfo.value)
+    with pytest.raises(RecordingError):
+        summarize(path)
+
+
+@pytest.mark.parametrize("start_time", [0, 1, 1.5, MAX_START_TIME])
+def test_every_start_time_in_range_is_read_and_summarized(tmp_path: pathlib.Path, start_time: float) -> None:
+    path = tmp_path / "header.rec"
+    path.write_bytes(raw_file(raw_record(3, 0, 0, b""), header=header_json(start_time=start_time)))
+    summary = summarize(path)
+    assert summary.header.start_time == start_time
+    assert "started " in summary.format()
+
+
+def test_the_largest_timestamps_are_read_and_summarized(tmp_path: pathlib.Path) -> None:
+    """Timestamps are unsigned 64-bit: the largest is 584 years, not an error."""
+    largest = 2**64 - 1
+    path = tmp_path / "late.rec"
+    path.write_bytes(
+        raw_file(raw_record(1, 1, largest, b"x"), raw_record(2, 1, largest, b""), raw_record(3, 0, largest, b""))
+    )
+    summary = summarize(path)
+    assert summary.duration == largest / 1e9
+    assert "server->client: 1 B in 1 chunks" in summary.format()
 
 
 def test_a_file_that_starts_with_data_is_an_error(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "noheader.rec"
-    path.write_bytes(MAGIC + struct.pack(">H", 1) + raw_record(1, 0, 0, b"x"))
+    path.write_bytes(PREAMBLE + raw_record(1, 0, 0, b"x"))
     with pytest.raises(RecordingError, match="the first record is DATA, not HEADER"):
         RecordingReader(path)
 

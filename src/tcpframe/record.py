@@ -90,7 +90,6 @@ async def run(recorder: Recorder, progress_interval: float) -> None:
                     print(progress.line(), flush=True)
             stopping.cancel()
             elapsed = recorder.elapsed()
-        recorder.done_task.result()
     lines = [f"Recording complete: {recorder.path}, {elapsed:.1f} s"]
     lines += [f"  {direction.label}: {traffic.describe(elapsed)}" for direction, traffic in recorder.traffic.items()]
     print("\n".join(lines), flush=True)

@@ -8,10 +8,14 @@ from __future__ import annotations
 __all__ = ["Recorder", "format_address"]
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 import types
 import typing
 
+from .base_client_or_server import cancel_and_wait
 from .constants import LOCALHOST_IPV4
 from .protocol import open_connection, start_server
 from .reader import FrameReader
@@ -51,6 +55,13 @@ class Recorder:
     Writing is synchronous: a disk slower than the network slows the
     relay, and TCP flow control slows the peers.
 
+    An error writing the file (e.g. `OSError` ``ENOSPC`` on a full disk,
+    ``EFBIG`` past a file-size limit), in any write or flush including
+    the last one when the file is closed, fails the recording at once:
+    the connections are reset (the peers see `ConnectionResetError`, not
+    an end of stream) and `done_task` fails with the error. `close`
+    never raises it; leaving ``async with`` does.
+
     Parameters
     ----------
     path : `str` or path-like
@@ -77,9 +88,10 @@ class Recorder:
         The port the proxy listens on (updated by `start` when
         ``listen_port`` is 0); None when recording as a client.
     done_task : `asyncio.Future`
-        Done when the recording file is complete: the session ended or
-        `close` was called. Holds the exception if the session failed,
-        e.g. `ConnectionError` if the server could not be reached.
+        Done when the recording has ended: the session ended or `close`
+        was called. Holds the exception if the recording failed: the
+        `OSError` of a write to the file, or (as a proxy) the
+        `ConnectionError` if the server could not be reached.
     """
 
     def __init__(
@@ -103,6 +115,9 @@ class Recorder:
         self._server: asyncio.Server | None = None
         self._writers: list[FrameWriter] = []
         self._session_task: asyncio.Task[None] | None = None
+        # The error writing the file that failed the recording, if one did:
+        # close() then resets the connections and fails done_task with it.
+        self._failure: BaseException | None = None
 
     async def __aenter__(self) -> typing.Self:
         await self.start()
@@ -115,6 +130,8 @@ class Recorder:
         traceback: types.TracebackType | None,
     ) -> None:
         await self.close()
+        if exc_type is None:
+            self.done_task.result()
 
     @property
     def is_proxy(self) -> bool:
@@ -154,32 +171,49 @@ class Recorder:
             else:
                 reader, writer = await open_connection(self.server_host, self.server_port)
                 self._writers.append(writer)
-                self._session_task = asyncio.create_task(self._record_server(reader, writer))
+                self._session_task = asyncio.create_task(self._record(self._record_server(reader, writer)))
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        """Stop recording: close the connections, end and close the file.
+        """Stop recording: end and close the file, then close the connections.
 
-        Always safe to call.
+        Always safe to call, and never raises for the way the session
+        ended: an error writing the file, even the last write made here,
+        is `done_task`'s exception (and the connections are reset).
         """
         if self._session_task is not None and self._session_task is not asyncio.current_task():
             self._session_task.cancel()
             await asyncio.wait({self._session_task})
         if self._server is not None:
             self._server.close()
+        if self._recording is not None and not self._recording.closed:
+            try:
+                if self._recording.header is None:
+                    self._recording.start(server=f"{self.server_host}:{self.server_port}")
+                self._recording.close()
+            except Exception as e:  # e.g. OSError: the last write failed
+                self._fail(e)
+            else:
+                self.log.info("Recording %s complete", self._recording.path)
         for writer in self._writers:
+            if self._failure is not None:
+                _reset_connection(writer)
             await close_stream_writer(writer)
         if self._server is not None:
             await self._server.wait_closed()
-        if self._recording is not None and not self._recording.closed:
-            if self._recording.header is None:
-                self._recording.start(server=f"{self.server_host}:{self.server_port}")
-            self._recording.close()
-            self.log.info("Recording %s complete", self._recording.path)
         if not self.done_task.done():
-            self.done_task.set_result(None)
+            if self._failure is not None:
+                self.done_task.set_exception(self._failure)
+            else:
+                self.done_task.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Note that recording failed with ``exc``, unless it already had
+        (the first error is the cause) or the session already ended."""
+        if self._failure is None and not self.done_task.done():
+            self._failure = exc
 
     def _open_recording(self) -> RecordingWriter:
         if self._recording is None:
@@ -202,50 +236,99 @@ class Recorder:
             server_reader, server_writer = await open_connection(self.server_host, self.server_port)
         except OSError as e:
             self.log.error("Recorder could not connect to %s:%s: %s", self.server_host, self.server_port, e)
-            await self._finish(e)
+            if not self.done_task.done():
+                self.done_task.set_exception(e)
+            await self.close()
             return
         self._writers.append(server_writer)
+        await self._record(self._relay_both_ways(client_reader, client_writer, server_reader, server_writer))
+
+    async def _relay_both_ways(
+        self,
+        client_reader: FrameReader,
+        client_writer: FrameWriter,
+        server_reader: FrameReader,
+        server_writer: FrameWriter,
+    ) -> None:
         header = self._open_recording().start(
             server=format_address(server_writer.get_extra_info("peername")),
             client=format_address(client_writer.get_extra_info("peername")),
         )
         self.log.info("Recording the session of %s with %s", header.client, header.server)
-        await asyncio.gather(
-            self._relay(Direction.CLIENT_TO_SERVER, client_reader, server_writer),
-            self._relay(Direction.SERVER_TO_CLIENT, server_reader, client_writer),
-        )
-        await self._finish()
+        relays = {
+            asyncio.create_task(self._relay(Direction.CLIENT_TO_SERVER, client_reader, server_writer)),
+            asyncio.create_task(self._relay(Direction.SERVER_TO_CLIENT, server_reader, client_writer)),
+        }
+        try:
+            await asyncio.wait(relays, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            # A relay that failed to record stops the other.
+            await cancel_and_wait(*relays)
+        for relay in relays:
+            if not relay.cancelled():
+                relay.result()
 
     async def _record_server(self, reader: FrameReader, writer: FrameWriter) -> None:
         self._open_recording().start(server=format_address(writer.get_extra_info("peername")))
         await self._relay(Direction.SERVER_TO_CLIENT, reader, None)
-        await self._finish()
 
-    async def _finish(self, exc: BaseException | None = None) -> None:
-        """End the session (from its own task), failed with ``exc`` if not None."""
-        if exc is not None and not self.done_task.done():
-            self.done_task.set_exception(exc)
+    async def _record(self, session: typing.Awaitable[None]) -> None:
+        """Run ``session`` (from the session task), then close; an error
+        from it (writing the file) fails the recording."""
+        try:
+            await session
+        except Exception as e:
+            self._fail(e)
         await self.close()
 
     async def _relay(self, direction: Direction, reader: FrameReader, writer: FrameWriter | None) -> None:
         """Record and pass on each chunk from ``reader`` until it ends.
 
         A chunk is recorded and handed to ``writer`` in one step, so a
-        cancelled relay has passed on exactly what it recorded.
+        cancelled relay has passed on exactly what it recorded. The end of
+        either connection ends the relay; an error writing the recording
+        is raised.
         """
         recording = self._open_recording()
-        try:
-            while data := await reader.read(READ_SIZE):
-                recording.write_data(direction, data)
-                if writer is not None:
-                    writer.write(data)
-                    writer.flush()
+        while True:
+            try:
+                data = await reader.read(READ_SIZE)
+            except OSError as e:  # ConnectionError, or e.g. ENOTCONN from uvloop
+                self.log.info("Recorder: %s ended: %s", direction.label, e)
+                break
+            if not data:
+                break
+            recording.write_data(direction, data)
+            if writer is not None:
+                writer.write(data)
+                writer.flush()
+                try:
                     await writer.drain()
-        except OSError as e:  # ConnectionError, or e.g. ENOTCONN from uvloop
-            self.log.info("Recorder: %s ended: %s", direction.label, e)
+                except OSError as e:
+                    self.log.info("Recorder: %s ended: %s", direction.label, e)
+                    break
         recording.write_eof(direction)
         if writer is not None and not writer.is_closing() and writer.can_write_eof():
             try:
                 writer.write_eof()
             except OSError:
                 pass  # the receiver is gone too
+
+
+def _reset_connection(writer: FrameWriter) -> None:
+    """Abort ``writer``'s connection with a reset (TCP RST).
+
+    The peer's reads then fail with `ConnectionResetError`; it does not
+    see an end of stream, as it would if this end had closed cleanly.
+
+    Parameters
+    ----------
+    writer : `FrameWriter`
+        The connection's writer.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        # A zero linger time makes closing the socket send a reset.
+        with contextlib.suppress(OSError, ValueError):  # closed already: EBADF, or uvloop's fd -1
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()

@@ -21,12 +21,13 @@ direction, timestamp and data. The timestamp is in nanoseconds since the
 start of the recording, on a monotonic clock. The kinds (`RecordKind`):
 
 - ``HEADER`` (0), first and only once: the data is a UTF-8 JSON object
-  with ``start_time`` (Unix time of timestamp 0, from the wall clock),
-  ``server`` (``"host:port"`` of the recorded server) and ``client``
-  (``"host:port"`` of the client, or null if the recorder itself was the
-  client).
+  with ``start_time`` (Unix time of timestamp 0, from the wall clock: a
+  number from 0 to `MAX_START_TIME`), ``server`` (``"host:port"`` of the
+  recorded server) and ``client`` (``"host:port"`` of the client, or null
+  if the recorder itself was the client); other fields are ignored.
 - ``DATA`` (1): bytes sent in ``direction`` (`Direction`): 0 from client to
-  server, 1 from server to client; one record per chunk, as it arrived.
+  server, 1 from server to client; one record per chunk, as it arrived
+  (at least one byte).
 - ``EOF`` (2): the sender in ``direction`` closed its side, or its
   connection ended. No data.
 - ``END`` (3), last: the recording was stopped and the file closed
@@ -35,7 +36,10 @@ start of the recording, on a monotonic clock. The kinds (`RecordKind`):
 A file that ends without an ``END`` record is truncated, and a record
 whose CRC-32 does not match is corrupt: `RecordingReader` raises
 `RecordingError`, naming the offset of the bad record, after it has
-delivered every good record before it.
+delivered every good record before it. So does any other departure from
+the format, however crafted (a record with a valid CRC-32 but a length,
+kind, direction, data or header the format does not allow): never
+another exception.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_RECORD_SIZE",
+    "MAX_START_TIME",
     "RECORD_PREFIX",
     "Direction",
     "Record",
@@ -83,6 +88,10 @@ FORMAT_VERSION = 1
 # Largest record, in bytes after its length prefix (a chunk of data can be
 # up to this size minus the record head).
 MAX_RECORD_SIZE = 2**24
+
+# Latest start time of a recording (Unix time, s): the end of the year 9999,
+# the last that `time.localtime` and `datetime` represent everywhere.
+MAX_START_TIME = 253_402_300_799
 
 # The length prefix of every record.
 RECORD_PREFIX = LengthPrefix(size=4, byteorder="big", max_frame_size=MAX_RECORD_SIZE)
@@ -186,23 +195,49 @@ class RecordingHeader:
     def from_json(cls, data: bytes, version: int) -> RecordingHeader:
         """Parse the data of a ``HEADER`` record.
 
+        Parameters
+        ----------
+        data : `bytes`
+            The record's data.
+        version : `int`
+            The file's format version.
+
         Raises
         ------
         ValueError
-            If the data is not a JSON object with the fields of a header.
+            If the data is not a UTF-8 JSON object with the fields of a
+            header: ``start_time`` a number from 0 to `MAX_START_TIME`,
+            ``server`` a string, ``client`` a string or null.
         """
-        fields = json.loads(data)
-        if isinstance(fields, dict):
-            start_time, server, client = fields.get("start_time"), fields.get("server"), fields.get("client")
-        else:
-            start_time = server = client = None
-        if not (
-            isinstance(start_time, (int, float))
-            and isinstance(server, str)
-            and (client is None or isinstance(client, str))
-        ):
-            raise ValueError(f"the header is not an object with start_time, server and client: {data!r}")
+        try:
+            fields = json.loads(data)
+        except RecursionError:
+            raise ValueError("the header's JSON is nested too deeply") from None
+        if not isinstance(fields, dict):
+            raise ValueError(f"the header is {_json_type(fields)}, not a JSON object")
+        start_time, server, client = fields.get("start_time"), fields.get("server"), fields.get("client")
+        # A bool is an int to Python, not a number to JSON.
+        if isinstance(start_time, bool) or not isinstance(start_time, (int, float)):
+            raise ValueError(f"start_time is {_json_type(start_time)}, not a number")
+        # NaN fails the comparison; a huge integer is compared exactly.
+        if not 0 <= start_time <= MAX_START_TIME:
+            # At most 40 characters of the number (an integer may have thousands of digits).
+            raise ValueError(f"start_time {start_time!s:.40} is not a Unix time from 0 to {MAX_START_TIME}")
+        if not isinstance(server, str):
+            raise ValueError(f"server is {_json_type(server)}, not a string")
+        if not (client is None or isinstance(client, str)):
+            raise ValueError(f"client is {_json_type(client)}, not a string or null")
         return cls(start_time=float(start_time), server=server, client=client, version=version)
+
+
+def _json_type(value: typing.Any) -> str:
+    """Return what ``value``, parsed from JSON, is: ``"a string"``, ``"null (or missing)"``..."""
+    if value is None:
+        return "null (or missing)"
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}
+    return names[type(value)]
 
 
 class Record(typing.NamedTuple):
@@ -599,6 +634,8 @@ class RecordingReader:
         data = payload[head_end:]
         if data and kind is not RecordKind.DATA and kind is not RecordKind.HEADER:
             raise self._error(offset, f"corrupt record: {kind.name} with data")
+        if not data and kind is RecordKind.DATA:
+            raise self._error(offset, "corrupt record: DATA without data")
         return Record(kind, direction, timestamp, data, offset)
 
 
