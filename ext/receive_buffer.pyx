@@ -3,7 +3,8 @@
 All unread bytes live in one growable block of memory. The transport
 receives straight into its free tail (`ReceiveBuffer.get_buffer`), readers
 copy out of its front with one ``memcpy`` each, and separator scans use
-``memchr``/``memmem`` and never look at a byte twice.
+``memchr``/``memmem`` and never look at a byte twice. The block is sized
+by the memory rule of `tcpframe.receive_sizes`.
 """
 
 __all__ = ["ReceiveBuffer", "SeparatedTakes"]
@@ -28,6 +29,8 @@ from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
+from tcpframe.receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
+
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
 
@@ -35,8 +38,6 @@ cdef extern from "string.h" nogil:
     # GNU extension; setup.py defines _GNU_SOURCE.
     void* memmem(const void* haystack, size_t haystacklen,
                  const void* needle, size_t needlelen)
-
-DEFAULT_CHUNK_SIZE = 65536
 
 
 cdef Py_ssize_t anchor_index(const unsigned char* needle, Py_ssize_t length) noexcept:
@@ -151,7 +152,8 @@ cdef class FreeTail:
     def __getbuffer__(self, Py_buffer* view, int flags):
         # The address is computed per export: the block may have been
         # reallocated (it had no exports then) since this tail was offered,
-        # but it only ever grows, so offset + size still lies within it.
+        # but it only ever grows (a release moves the buffer to a new
+        # Storage), so offset + size still lies within it.
         view.buf = self.memory.data + self.offset
         view.obj = self
         view.len = self.size
@@ -180,16 +182,31 @@ cdef class ReceiveBuffer:
     of the front. Separator scanning resumes where the previous scan for the
     same separator stopped, so no byte is scanned twice.
 
+    Its memory follows the rule of `tcpframe.receive_sizes`: none while
+    idle, receives that grow while data flows fast, large allocations
+    given back when it stops and after one large message.
+
     Parameters
     ----------
-    chunk_size : `int`, optional
-        Minimum free space offered by `get_buffer`.
+    min_receive_size : `int`, optional
+        The first and smallest `receive_size`.
+    max_receive_size : `int`, optional
+        The largest `receive_size` the buffer grows to by itself.
     """
 
-    def __init__(self, Py_ssize_t chunk_size=DEFAULT_CHUNK_SIZE):
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
-        self.chunk_size = chunk_size
+    def __init__(
+        self,
+        Py_ssize_t min_receive_size=MIN_RECEIVE_SIZE,
+        Py_ssize_t max_receive_size=MAX_RECEIVE_SIZE,
+    ):
+        if min_receive_size < 1:
+            raise ValueError(f"min_receive_size must be positive, not {min_receive_size}")
+        if max_receive_size < min_receive_size:
+            raise ValueError(
+                f"max_receive_size={max_receive_size} is below min_receive_size={min_receive_size}"
+            )
+        self.min_receive_size = self.next_receive_size = min_receive_size
+        self.max_receive_size = max_receive_size
         self.memory = Storage.__new__(Storage)
         self.start = self.end = 0
         self.offered = 0
@@ -198,6 +215,18 @@ cdef class ReceiveBuffer:
 
     def __len__(self):
         return self.end - self.start
+
+    @property
+    def receive_size(self):
+        """What `get_buffer` offers next without a larger ``sizehint``
+        (`int`, read-only)."""
+        return self.next_receive_size
+
+    @property
+    def allocated(self):
+        """Bytes of memory held for the unread bytes and the next receive
+        (`int`, read-only)."""
+        return self.capacity
 
     def get_buffer(self, Py_ssize_t sizehint=-1):
         """Return a writable buffer for the transport to receive into.
@@ -209,10 +238,10 @@ cdef class ReceiveBuffer:
         Parameters
         ----------
         sizehint : `int`, optional
-            Wanted size. Exactly ``max(sizehint, chunk_size)`` bytes are
+            Wanted size. Exactly ``max(sizehint, receive_size)`` bytes are
             offered, so one receive adds at most that much.
         """
-        cdef Py_ssize_t size = max(sizehint, self.chunk_size)
+        cdef Py_ssize_t size = max(sizehint, self.next_receive_size)
         self.make_room(size)
         cdef FreeTail tail = FreeTail.__new__(FreeTail)
         tail.memory = self.memory
@@ -223,11 +252,22 @@ cdef class ReceiveBuffer:
         return PyMemoryView_FromObject(tail)
 
     def buffer_updated(self, Py_ssize_t nbytes):
-        """Commit ``nbytes`` received into the buffer from `get_buffer`."""
+        """Commit ``nbytes`` received into the buffer from `get_buffer`.
+
+        A receive that fills its offer doubles `receive_size` (up to the
+        maximum); one that gets at most half of it halves it (down to the
+        minimum).
+        """
         if not 0 <= nbytes <= self.offered:
             raise ValueError(f"nbytes={nbytes} is outside the offered buffer")
         self.end += nbytes
+        self.caught_up = nbytes < self.offered
+        if not self.caught_up:
+            self.next_receive_size = min(2 * self.next_receive_size, self.max_receive_size)
+        elif 2 * nbytes <= self.offered:
+            self.next_receive_size = max(self.next_receive_size // 2, self.min_receive_size)
         self.offered = 0
+        self.note_unread()
 
     def feed(self, data):
         """Append a copy of the bytes-like ``data``."""
@@ -245,6 +285,7 @@ cdef class ReceiveBuffer:
             memcpy(self.storage + self.end, view.buf, view.len)
             self.end += view.len
             self.offered = 0
+            self.note_unread()
         finally:
             PyBuffer_Release(&view)
 
@@ -377,10 +418,11 @@ cdef class ReceiveBuffer:
         cdef Py_ssize_t index = self.locate_separator(separator, limit)
         if index < 0:
             return None
-        cdef const char* line = self.storage + self.start
-        # consume() only moves start, so line stays valid for the decode.
-        self.consume(index + PyBytes_GET_SIZE(self.scan_separator))
-        return PyUnicode_Decode(line, index, self.line_encoding_c, "strict")
+        try:
+            return PyUnicode_Decode(self.storage + self.start, index, self.line_encoding_c, "strict")
+        finally:
+            # The line is consumed even if it does not decode.
+            self.consume(index + PyBytes_GET_SIZE(self.scan_separator))
 
     def copy_into(self, target):
         """Fill the writable buffer ``target`` from the front, all or nothing.
@@ -447,6 +489,37 @@ cdef class ReceiveBuffer:
         self.storage = self.memory.data = storage
         self.capacity = capacity
         return 0
+
+    cdef void note_unread(self) noexcept:
+        """Note a large message, and whether a take may release memory."""
+        if self.end - self.start > self.max_receive_size:
+            self.held_large = True
+        self.release_due = self.caught_up or self.held_large
+
+    cdef void release(self) noexcept:
+        # A new Storage, not the old one emptied: a free tail cut from the
+        # old block keeps it alive (and frees it when it goes).
+        cdef Py_ssize_t unread = self.end - self.start
+        cdef Storage memory
+        self.held_large = False
+        # With bytes unread, the take that empties the buffer releases again.
+        self.release_due = unread != 0
+        if unread and self.capacity <= self.min_receive_size:
+            return
+        try:
+            memory = Storage.__new__(Storage)
+        except MemoryError:
+            return  # keep the block: releasing is not worth an error
+        if unread:
+            memory.data = <char*>PyMem_Malloc(self.min_receive_size)
+            if memory.data == NULL:
+                return
+            memcpy(memory.data, self.storage + self.start, unread)
+        self.memory = memory
+        self.storage = memory.data
+        self.capacity = self.min_receive_size if unread else 0
+        self.start = 0
+        self.end = unread
 
     cdef int move_to_new_block(self, Py_ssize_t size) except -1:
         """Copy the unread bytes to the front of a new block with ``size``

@@ -37,6 +37,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tcpframe import ChecksumFrame, FrameError, LengthPrefix
 from tcpframe._kernels import Kernels
 from tcpframe.frames import CHECKSUM_SIZES
+from tcpframe.receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
 
 # --- Streams, chunkings and separators ----------------------------------------------------
 
@@ -72,6 +73,15 @@ def deliver(buffer: typing.Any, chunk: bytes, through_get_buffer: bool) -> None:
         buffer.buffer_updated(len(chunk))
     else:
         buffer.feed(chunk)
+
+
+def receive(buffer: typing.Any, nbytes: int) -> int:
+    """Receive ``nbytes`` zero bytes as a transport does; return the offer."""
+    with buffer.get_buffer() as view:
+        offered = len(view)
+        view[:nbytes] = bytes(nbytes)
+    buffer.buffer_updated(nbytes)
+    return offered
 
 
 def split_at(stream: bytes, separator: bytes) -> list[bytes]:
@@ -195,12 +205,14 @@ class ReceiveBufferMachine(RuleBasedStateMachine):
         super().__init__()
         self.model = ReferenceBuffer()
         self.buffer: typing.Any = None
-        self.chunk_size = 1
+        # The receive size the memory rule (tcpframe.receive_sizes) gives.
+        self.receive_size = self.min_receive_size = self.max_receive_size = 1
 
-    @initialize(chunk_size=st.integers(min_value=1, max_value=40))
-    def make_buffer(self, chunk_size: int) -> None:
-        self.chunk_size = chunk_size
-        self.buffer = self.implementation.ReceiveBuffer(chunk_size)
+    @initialize(min_receive_size=st.integers(min_value=1, max_value=40), growth=st.integers(min_value=0, max_value=80))
+    def make_buffer(self, min_receive_size: int, growth: int) -> None:
+        self.receive_size = self.min_receive_size = min_receive_size
+        self.max_receive_size = min_receive_size + growth
+        self.buffer = self.implementation.ReceiveBuffer(self.min_receive_size, self.max_receive_size)
 
     def check(self, call: typing.Callable[[typing.Any], object]) -> None:
         expected = model_outcome(lambda: call(self.model))
@@ -217,13 +229,18 @@ class ReceiveBufferMachine(RuleBasedStateMachine):
         """The transport's way in: write into get_buffer's view, commit
         (perhaps fewer bytes than written)."""
         view = self.buffer.get_buffer(sizehint)
-        assert len(view) >= max(sizehint, self.chunk_size)
-        data = data[: len(view)]
+        offered = len(view)
+        assert offered == max(sizehint, self.receive_size)
+        data = data[:offered]
         view[: len(data)] = data
         view.release()
         committed = min(keep, len(data))
         self.buffer.buffer_updated(committed)
         self.model.data += data[:committed]
+        if committed == offered:
+            self.receive_size = min(2 * self.receive_size, self.max_receive_size)
+        elif 2 * committed <= offered:
+            self.receive_size = max(self.receive_size // 2, self.min_receive_size)
 
     @rule(extra=st.integers(min_value=1, max_value=5))
     def commit_more_than_offered(self, extra: int) -> None:
@@ -316,6 +333,12 @@ class ReceiveBufferMachine(RuleBasedStateMachine):
         if self.buffer is not None:
             assert len(self.buffer) == len(self.model.data)
             assert self.buffer.peek(len(self.model.data) + 1) == self.model.data
+
+    @invariant()
+    def receives_are_sized_by_the_memory_rule(self) -> None:
+        if self.buffer is not None:
+            assert self.buffer.receive_size == self.receive_size
+            assert self.buffer.allocated >= len(self.buffer)
 
 
 MACHINE_SETTINGS = settings(
@@ -476,6 +499,82 @@ class KernelSpec:
                         break
             assert records + [buffer.take()] == expected, label
 
+    # receive_buffer: the memory rule of tcpframe.receive_sizes
+
+    def test_a_new_buffer_holds_no_memory(self) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer()
+        assert buffer.allocated == 0
+        assert buffer.receive_size == MIN_RECEIVE_SIZE
+
+    @pytest.mark.parametrize("sizes", [(0, 8), (-1, 8), (8, 7)])
+    def test_receive_sizes_must_be_positive_and_ordered(self, sizes: tuple[int, int]) -> None:
+        with pytest.raises(ValueError, match="min_receive_size"):
+            self.kernels.receive_buffer.ReceiveBuffer(*sizes)
+
+    def test_a_lightly_used_buffer_holds_kilobytes_and_nothing_once_read(self) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer()
+        assert receive(buffer, 300) == MIN_RECEIVE_SIZE
+        assert buffer.allocated <= 2 * MIN_RECEIVE_SIZE
+        buffer.get_buffer().release()  # the receive that finds the peer's EOF
+        assert buffer.allocated <= 2 * (MIN_RECEIVE_SIZE + 300)
+        assert buffer.take() == bytes(300)
+        assert buffer.allocated == 0
+        assert buffer.receive_size == MIN_RECEIVE_SIZE
+
+    def test_receives_double_while_they_fill_their_offer_up_to_the_maximum(self) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer()
+        offers = []
+        for _ in range(8):
+            offers.append(receive(buffer, buffer.receive_size))
+            buffer.clear()
+            assert 0 < buffer.allocated <= 2 * MAX_RECEIVE_SIZE  # kept while data flows fast
+        assert offers == [MIN_RECEIVE_SIZE << i for i in range(7)] + [MAX_RECEIVE_SIZE]
+
+    def test_receive_size_halves_after_a_receive_of_at_most_half_its_offer(self) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer(16, 64)
+        for nbytes, size in [(16, 32), (32, 64), (64, 64), (33, 64), (32, 32), (1, 16), (1, 16)]:
+            receive(buffer, nbytes)
+            assert buffer.receive_size == size
+
+    @pytest.mark.parametrize("unread", [0, 1, 16])
+    def test_memory_is_given_back_when_receives_stop_filling(self, unread: int) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer(16, 64)
+        for _ in range(4):
+            receive(buffer, buffer.receive_size)
+        receive(buffer, 10)  # the socket had no more
+        assert buffer.receive_size == 32
+        buffer.skip(len(buffer) - unread)
+        assert buffer.allocated <= (2 * 16 if unread else 0)
+        assert buffer.take() == bytes(unread)
+        assert buffer.allocated == 0
+
+    @pytest.mark.parametrize("through_get_buffer", [True, False])
+    def test_memory_is_given_back_after_one_large_message(self, through_get_buffer: bool) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer()
+        message = 4 * MAX_RECEIVE_SIZE + 5
+        if through_get_buffer:
+            while len(buffer) < message:
+                receive(buffer, buffer.receive_size)  # each fills its offer
+        else:
+            buffer.feed(bytes(message))
+        assert buffer.allocated >= message
+        assert buffer.take_exactly(len(buffer) - 5) is not None
+        assert buffer.allocated <= MIN_RECEIVE_SIZE
+        buffer.skip(5)
+        assert buffer.allocated == 0
+
+    def test_a_view_kept_past_a_release_does_not_write_into_the_buffer(self) -> None:
+        buffer = self.kernels.receive_buffer.ReceiveBuffer(16)
+        view = buffer.get_buffer()
+        view[:3] = b"abc"
+        buffer.buffer_updated(3)
+        assert buffer.take() == b"abc"  # releases: the receive did not fill its offer
+        view[:3] = b"xyz"
+        view.release()
+        assert len(buffer) == 0
+        buffer.feed(b"def")
+        assert buffer.take() == b"def"
+
     def test_scan_restarts_when_the_separator_changes(self) -> None:
         # Not random: a stale scan offset from another separator would skip a match.
         buffer = self.kernels.receive_buffer.ReceiveBuffer(8)
@@ -628,7 +727,7 @@ class KernelSpec:
         frames = self.kernels.frames
         stream = b"".join(prefix.encode(len(p)) + p for p in payloads)
         for label, chunks in chunkings(stream, data).items():
-            buffer = self.kernels.receive_buffer.ReceiveBuffer(chunk_size=16)
+            buffer = self.kernels.receive_buffer.ReceiveBuffer(16)
             received = []
             for index, chunk in enumerate(chunks):
                 deliver(buffer, chunk, through_get_buffer=index % 2 == 0)
@@ -647,7 +746,7 @@ class KernelSpec:
         encoded = [(body, frame) for body, frame in encoded if frame is not None]
         stream = b"".join(frame for _, frame in encoded)
         for label, chunks in chunkings(stream, data).items():
-            buffer = self.kernels.receive_buffer.ReceiveBuffer(chunk_size=16)
+            buffer = self.kernels.receive_buffer.ReceiveBuffer(16)
             received = []
             for index, chunk in enumerate(chunks):
                 deliver(buffer, chunk, through_get_buffer=index % 2 == 0)

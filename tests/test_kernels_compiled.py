@@ -210,7 +210,7 @@ receive_buffer_operations = st.one_of(
 )
 
 
-def apply_to_receive_buffer(buffer: typing.Any, operation: tuple, chunk_size: int) -> tuple:
+def apply_to_receive_buffer(buffer: typing.Any, operation: tuple) -> tuple:
     """Run one operation; return a comparable record of its outcome."""
     name, *args = operation
 
@@ -218,9 +218,9 @@ def apply_to_receive_buffer(buffer: typing.Any, operation: tuple, chunk_size: in
         if name == "receive":
             data, extra = args
             if extra < 0:
-                # The transport's default request: chunk_size bytes at least.
+                # The transport's default request: the receive size.
                 sizehint = -1
-                data = data[:chunk_size]
+                data = data[: buffer.receive_size]
             else:
                 sizehint = len(data) + extra
             view = buffer.get_buffer(sizehint)
@@ -240,15 +240,20 @@ def apply_to_receive_buffer(buffer: typing.Any, operation: tuple, chunk_size: in
             return buffer.copy_into(target), bytes(target)
         return getattr(buffer, name)(*args)
 
-    return (*outcome(call), len(buffer))
+    return (*outcome(call), len(buffer), buffer.receive_size)
 
 
 @settings(max_examples=500, deadline=None)
-@given(chunk_size=st.integers(min_value=1, max_value=32), sequence=st.lists(receive_buffer_operations, max_size=60))
-def test_receive_buffers_agree_on_random_operations(chunk_size: int, sequence: list[tuple]) -> None:
-    buffers = [COMPILED.receive_buffer.ReceiveBuffer(chunk_size), PURE.receive_buffer.ReceiveBuffer(chunk_size)]
+@given(
+    min_receive_size=st.integers(min_value=1, max_value=32),
+    growth=st.integers(min_value=0, max_value=64),
+    sequence=st.lists(receive_buffer_operations, max_size=60),
+)
+def test_receive_buffers_agree_on_random_operations(min_receive_size: int, growth: int, sequence: list[tuple]) -> None:
+    sizes = (min_receive_size, min_receive_size + growth)
+    buffers = [COMPILED.receive_buffer.ReceiveBuffer(*sizes), PURE.receive_buffer.ReceiveBuffer(*sizes)]
     for step, operation in enumerate(sequence):
-        compiled_outcome, pure_outcome = (apply_to_receive_buffer(b, operation, chunk_size) for b in buffers)
+        compiled_outcome, pure_outcome = (apply_to_receive_buffer(b, operation) for b in buffers)
         assert compiled_outcome == pure_outcome, (step, operation)
         assert buffers[0].peek(1000) == buffers[1].peek(1000), (step, operation)
 
@@ -297,7 +302,7 @@ frame_operations = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(frame_operations, max_size=30))
 def test_frame_kernels_agree_on_random_operations(sequence: list[tuple]) -> None:
-    buffers = [COMPILED.receive_buffer.ReceiveBuffer(chunk_size=16), PURE.receive_buffer.ReceiveBuffer(chunk_size=16)]
+    buffers = [COMPILED.receive_buffer.ReceiveBuffer(16), PURE.receive_buffer.ReceiveBuffer(16)]
     for operation in sequence:
         name, *args = operation
         outcomes = []

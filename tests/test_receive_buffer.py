@@ -28,8 +28,8 @@ class Header(ctypes.Structure):
     ]
 
 
-def filled(*chunks: bytes, chunk_size: int = 16) -> ReceiveBuffer:
-    buffer = ReceiveBuffer(chunk_size)
+def filled(*chunks: bytes, min_receive_size: int = 16) -> ReceiveBuffer:
+    buffer = ReceiveBuffer(min_receive_size)
     for chunk in chunks:
         buffer.feed(chunk)
     return buffer
@@ -54,10 +54,10 @@ def test_new_buffer_is_empty() -> None:
     assert buffer.find(b"\n") == -1
 
 
-@pytest.mark.parametrize("chunk_size", [0, -1])
-def test_chunk_size_must_be_positive(chunk_size: int) -> None:
-    with pytest.raises(ValueError, match="chunk_size must be positive"):
-        ReceiveBuffer(chunk_size)
+@pytest.mark.parametrize("min_receive_size", [0, -1])
+def test_min_receive_size_must_be_positive(min_receive_size: int) -> None:
+    with pytest.raises(ValueError, match="min_receive_size must be positive"):
+        ReceiveBuffer(min_receive_size)
 
 
 def test_feed_appends_bytes_like_objects() -> None:
@@ -199,7 +199,7 @@ def test_find_accepts_bytearray_and_memoryview_separators(separator: object) -> 
 def test_find_finds_separator_split_across_feeds(separator: bytes) -> None:
     data = b"0123456789" + separator + b"tail"
     for split in range(len(data) + 1):
-        buffer = filled(chunk_size=4)
+        buffer = filled(min_receive_size=4)
         found = -1
         for chunk in (data[:split], data[split:]):
             buffer.feed(chunk)
@@ -490,7 +490,7 @@ def test_check_separator_returns_bytes() -> None:
 
 
 @pytest.mark.parametrize(("sizehint", "minimum"), [(-1, 16), (0, 16), (5, 16), (100, 100)])
-def test_get_buffer_offers_at_least_chunk_size_or_sizehint(sizehint: int, minimum: int) -> None:
+def test_get_buffer_offers_at_least_receive_size_or_sizehint(sizehint: int, minimum: int) -> None:
     buffer = ReceiveBuffer(16)
     view = buffer.get_buffer(sizehint)
     assert isinstance(view, memoryview)
@@ -546,7 +546,7 @@ def test_buffer_updated_needs_a_fresh_get_buffer() -> None:
 
 def test_receiving_keeps_unread_bytes_through_growth_and_compaction() -> None:
     # Frames of varying size arrive in pieces larger and smaller than the
-    # chunk size, and are read while others are still partly buffered.
+    # receive size, and are read while others are still partly buffered.
     buffer = ReceiveBuffer(8)
     frames = [bytes([65 + i % 26]) * (i * 7 % 50) + b"\n" for i in range(200)]
     stream = b"".join(frames)
@@ -565,7 +565,7 @@ def test_receiving_keeps_unread_bytes_through_growth_and_compaction() -> None:
 
 
 def test_receiving_a_large_message_grows_the_buffer() -> None:
-    buffer = filled(b"head", chunk_size=8)
+    buffer = filled(b"head", min_receive_size=8)
     message = bytes(range(256)) * 4096
     receive(buffer, message, sizehint=len(message))
     assert len(buffer) == 4 + len(message)
@@ -575,9 +575,9 @@ def test_receiving_a_large_message_grows_the_buffer() -> None:
 
 @pytest.mark.parametrize("sizehint", [-1, 0, 5, 8, 100, 5000])
 def test_get_buffer_offers_exactly_the_wanted_size_however_much_is_free(sizehint: int) -> None:
-    # One receive can then add at most max(sizehint, chunk_size) bytes: what
+    # One receive can then add at most max(sizehint, receive_size) bytes: what
     # bounds the bytes buffered past the reader's high-water mark.
-    buffer = filled(b"x" * 10_000, chunk_size=8)
+    buffer = filled(b"x" * 10_000, min_receive_size=8)
     buffer.take(9_990)
     for _ in range(3):
         view = buffer.get_buffer(sizehint)

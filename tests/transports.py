@@ -22,16 +22,16 @@ from pathlib import Path
 
 import trustme
 
-from tcpframe.reader import RECEIVE_CHUNK_SIZE
+from tcpframe.receive_sizes import MAX_RECEIVE_SIZE
 
 LOCALHOST = "127.0.0.1"
 
 # The most bytes one receive adds to a tcpframe reader's buffer: its
-# chunk size from a socket (uvloop asks for less), up to what asyncio's
+# largest receive size from a socket, up to what asyncio's
 # TLS layer decrypts at once (it stops reading from the socket once
 # 256 KiB are waiting to be decrypted). What a reader holds stays within
 # its high-water mark plus this.
-MOST_ONE_RECEIVE = {"tcp": RECEIVE_CHUNK_SIZE, "unix": RECEIVE_CHUNK_SIZE, "tls": max(RECEIVE_CHUNK_SIZE, 2**19)}
+MOST_ONE_RECEIVE = {"tcp": MAX_RECEIVE_SIZE, "unix": MAX_RECEIVE_SIZE, "tls": max(MAX_RECEIVE_SIZE, 2**19)}
 
 
 class TlsCertificates:

@@ -21,10 +21,6 @@ DEFAULT_LIMIT = 2**16
 # when a waiting read leaves at most a quarter of it.
 DEFAULT_HIGH_WATER = 2**20
 
-# The transport receives into the receive buffer this much at a time (at
-# least): one event-loop turn then brings many small messages.
-RECEIVE_CHUNK_SIZE = 2**18
-
 # A read that fills a caller's buffer and lacks at least this many bytes
 # lets the transport receive straight into that buffer.
 DIRECT_RECEIVE_MIN = 2**16
@@ -124,7 +120,7 @@ class FrameReader:
         self._limit = limit
         self._high_water = max(high_water, 2 * limit)
         self._low_water = self._high_water // 4
-        self._buffer = receive_buffer.ReceiveBuffer(RECEIVE_CHUNK_SIZE)
+        self._buffer = receive_buffer.ReceiveBuffer()
         self._state = ConnectionState() if state is None else state
         self._state.subscribe(self._state_changed)
         self._flow = flow
@@ -166,13 +162,19 @@ class FrameReader:
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """Return the memory the transport should receive into next: the
-        unfilled rest of a read's target, else the receive buffer's."""
+        unfilled rest of a read's target, else the receive buffer's.
+
+        ``sizehint`` is not passed on: the receive buffer sizes receives by
+        its memory rule (`tcpframe.receive_sizes`), and the transports'
+        hints (64 KiB from uvloop, 256 KiB over TLS) would make every
+        connection, idle or not, hold that much.
+        """
         target = self._target
         if target is not None and self._target_filled < len(target):
             self._offered_target = True
             return target[self._target_filled :]
         self._offered_target = False
-        return self._buffer.get_buffer(sizehint)
+        return self._buffer.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
         """Note that ``nbytes`` were received into the last `get_buffer`."""

@@ -31,7 +31,17 @@ cdef class ReceiveBuffer:
         Py_ssize_t start
         Py_ssize_t end
         Py_ssize_t capacity
-        Py_ssize_t chunk_size
+        # The memory rule of tcpframe.receive_sizes: the receive size
+        # get_buffer offers next and its bounds; whether the last receive
+        # did not fill its offer, whether more than max_receive_size bytes
+        # were unread since the last release, and so whether a take that
+        # leaves at most min_receive_size unread bytes should release.
+        Py_ssize_t next_receive_size
+        Py_ssize_t min_receive_size
+        Py_ssize_t max_receive_size
+        bint caught_up
+        bint held_large
+        bint release_due
         # Size of the free tail offered by the last get_buffer; 0 once it is
         # committed by buffer_updated or overwritten by feed.
         Py_ssize_t offered
@@ -47,10 +57,13 @@ cdef class ReceiveBuffer:
         str line_encoding
         bytes line_encoding_c
 
-    # Caller must ensure 0 <= n <= self.end - self.start.
+    # Caller must ensure 0 <= n <= self.end - self.start, and must hold no
+    # pointer into storage across this call: it may release the storage.
     cdef inline void consume(self, Py_ssize_t n) noexcept:
         self.start += n
         self.scan_from = self.scan_from - n if self.scan_from > n else 0
+        if self.release_due and self.end - self.start <= self.min_receive_size:
+            self.release()
 
     # Caller must ensure 0 <= n <= self.end - self.start.
     cdef inline bytes take_bytes(self, Py_ssize_t n):
@@ -62,6 +75,16 @@ cdef class ReceiveBuffer:
     # across this call: it may move the unread bytes to the front,
     # reallocate the storage or move to a new block.
     cdef int make_room(self, Py_ssize_t size) except -1
+
+    # Records a receive's or feed's unread bytes for the memory rule.
+    cdef void note_unread(self) noexcept
+
+    # Caller must ensure end - start <= min_receive_size, and must hold no
+    # pointer into storage across this call. Drops the storage (nothing
+    # unread) or moves the unread bytes to a new block of min_receive_size
+    # and stays due until a take empties it; keeps the block if no memory
+    # is to be had.
+    cdef void release(self) noexcept
 
     # Helpers of make_room, with its calling rule.
     cdef int move_to_new_block(self, Py_ssize_t size) except -1

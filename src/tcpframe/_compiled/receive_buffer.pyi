@@ -6,8 +6,6 @@ from typing_extensions import Buffer
 
 __all__ = ["ReceiveBuffer", "SeparatedTakes"]
 
-DEFAULT_CHUNK_SIZE: int
-
 def check_separator(separator: object) -> bytes:
     """Return ``separator`` as bytes, or raise for an unusable separator."""
 
@@ -18,8 +16,14 @@ def writable_view(target: object) -> memoryview:
 class ReceiveBuffer:
     """Bytes received from a transport and not yet read."""
 
-    def __init__(self, chunk_size: int = 65536) -> None: ...
+    def __init__(self, min_receive_size: int = 4096, max_receive_size: int = 262144) -> None: ...
     def __len__(self) -> int: ...
+    @property
+    def receive_size(self) -> int:
+        """What `get_buffer` offers next without a larger ``sizehint``."""
+    @property
+    def allocated(self) -> int:
+        """Bytes of memory held for the unread bytes and the next receive."""
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return a writable buffer for the transport to receive into.
 

@@ -8,9 +8,8 @@ import ctypes
 import sys
 import typing
 
+from ..receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
 from .buffers import is_c_contiguous
-
-DEFAULT_CHUNK_SIZE = 65536
 
 # Types whose instances copy_into may keep a char array over (see
 # ReceiveBuffer._byte_array_over).
@@ -63,22 +62,35 @@ class ReceiveBuffer:
     of the front. Separator scanning resumes where the previous scan for the
     same separator stopped, so no byte is scanned twice.
 
+    Its memory follows the rule of `tcpframe.receive_sizes`: none while
+    idle, receives that grow while data flows fast, large allocations
+    given back when it stops and after one large message.
+
     Parameters
     ----------
-    chunk_size : `int`, optional
-        Minimum free space offered by `get_buffer`.
+    min_receive_size : `int`, optional
+        The first and smallest `receive_size`.
+    max_receive_size : `int`, optional
+        The largest `receive_size` the buffer grows to by itself.
     """
 
-    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
-        self._chunk_size = chunk_size
+    def __init__(self, min_receive_size: int = MIN_RECEIVE_SIZE, max_receive_size: int = MAX_RECEIVE_SIZE) -> None:
+        if min_receive_size < 1:
+            raise ValueError(f"min_receive_size must be positive, not {min_receive_size}")
+        if max_receive_size < min_receive_size:
+            raise ValueError(f"max_receive_size={max_receive_size} is below min_receive_size={min_receive_size}")
+        self._min_receive_size = self._receive_size = min_receive_size
+        self._max_receive_size = max_receive_size
         self._data = bytearray()
-        # The twin receives into a scratch chunk and appends it to _data,
+        # The twin receives into a scratch area and appends it to _data,
         # because a live export of _data would forbid consuming from it.
-        self._scratch = bytearray(chunk_size)
+        self._scratch = bytearray()
         # Size of the view offered by the last get_buffer; 0 once committed.
         self._offered = 0
+        # The memory rule's state, as the compiled buffer's (see its .pxd).
+        self._caught_up = False
+        self._held_large = False
+        self._release_due = False
         self._scan_separator: bytes | None = None
         self._scan_from = 0
         # The encoding take_line last checked (a str once it checked one).
@@ -90,6 +102,18 @@ class ReceiveBuffer:
     def __len__(self) -> int:
         return len(self._data)
 
+    @property
+    def receive_size(self) -> int:
+        """What `get_buffer` offers next without a larger ``sizehint``
+        (`int`, read-only)."""
+        return self._receive_size
+
+    @property
+    def allocated(self) -> int:
+        """Bytes of memory held for the unread bytes and the next receive
+        (`int`, read-only)."""
+        return len(self._scratch) + self._data.__alloc__()
+
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return a writable buffer for the transport to receive into.
 
@@ -100,10 +124,10 @@ class ReceiveBuffer:
         Parameters
         ----------
         sizehint : `int`, optional
-            Wanted size. Exactly ``max(sizehint, chunk_size)`` bytes are
+            Wanted size. Exactly ``max(sizehint, receive_size)`` bytes are
             offered, so one receive adds at most that much.
         """
-        size = max(sizehint, self._chunk_size)
+        size = max(sizehint, self._receive_size)
         if len(self._scratch) < size:
             self._scratch = bytearray(size)
         self._offered = size
@@ -112,12 +136,24 @@ class ReceiveBuffer:
             return scratch[:size]
 
     def buffer_updated(self, nbytes: int) -> None:
-        """Commit ``nbytes`` received into the buffer from `get_buffer`."""
-        if not 0 <= nbytes <= self._offered:
+        """Commit ``nbytes`` received into the buffer from `get_buffer`.
+
+        A receive that fills its offer doubles `receive_size` (up to the
+        maximum); one that gets at most half of it halves it (down to the
+        minimum).
+        """
+        offered = self._offered
+        if not 0 <= nbytes <= offered:
             raise ValueError(f"nbytes={nbytes} is outside the offered buffer")
         with memoryview(self._scratch) as scratch:
             self._data += scratch[:nbytes]
+        self._caught_up = nbytes < offered
+        if not self._caught_up:
+            self._receive_size = min(2 * self._receive_size, self._max_receive_size)
+        elif 2 * nbytes <= offered:
+            self._receive_size = max(self._receive_size // 2, self._min_receive_size)
         self._offered = 0
+        self._note_unread()
 
     def feed(self, data: typing.Any) -> None:
         """Append a copy of the bytes-like ``data``."""
@@ -134,6 +170,7 @@ class ReceiveBuffer:
                 raise TypeError(message)
             self._data += view
         self._offered = 0
+        self._note_unread()
 
     def clear(self) -> None:
         """Discard all buffered bytes."""
@@ -365,13 +402,33 @@ class ReceiveBuffer:
 
     def _consume(self, n: int) -> None:
         """Remove the first ``n`` bytes, keeping the scan offset on the
-        same byte (as the compiled buffer's ``consume``).
+        same byte, and release memory if the rule says so (as the compiled
+        buffer's ``consume``).
 
         Caller must ensure ``0 <= n <= len(self)``.
         """
-        del self._data[:n]
+        data = self._data
+        del data[:n]
         scan_from = self._scan_from
         self._scan_from = scan_from - n if scan_from > n else 0
+        if self._release_due and len(data) <= self._min_receive_size:
+            self._release()
+
+    def _note_unread(self) -> None:
+        """Note a large message, and whether a take may release memory."""
+        if len(self._data) > self._max_receive_size:
+            self._held_large = True
+        self._release_due = self._caught_up or self._held_large
+
+    def _release(self) -> None:
+        """Drop the scratch area, and the unread bytes' memory if none
+        are unread (the compiled buffer's ``release``)."""
+        self._held_large = False
+        self._scratch = bytearray()
+        # With bytes unread, the take that empties the buffer releases again.
+        self._release_due = bool(self._data)
+        if not self._data:
+            self._data = bytearray()
 
 
 class SeparatedTakes:
