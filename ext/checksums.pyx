@@ -1,7 +1,7 @@
 """Checksum kernels: 8-bit sum and XOR, three CRC-16 variants and CRC-32.
 
 Every function reads any C-contiguous buffer in place, without copying it.
-The pure-Python twin is ``tcpframe._pure.checksums``; both give the same
+The pure-Python twin is ``tcpframe._kernels.checksums_pure``; both give the same
 results, bit for bit.
 """
 

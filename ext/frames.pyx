@@ -1,4 +1,4 @@
-"""Compiled frame kernels; their twin is ``tcpframe._pure.frames``.
+"""Compiled frame kernels; their twin is ``tcpframe._kernels.frames_pure``.
 
 Each kernel parses the next frame straight from the storage of a compiled
 `ReceiveBuffer`: a frame that is valid and complete costs one ``bytes``
@@ -13,13 +13,13 @@ from cpython.memoryview cimport PyMemoryView_FromMemory
 from libc.stdint cimport uint64_t
 from libc.string cimport memcmp
 
-from tcpframe._compiled.receive_buffer cimport ReceiveBuffer
+from tcpframe._kernels.receive_buffer_compiled cimport ReceiveBuffer
 
-from tcpframe._compiled import checksums
+from tcpframe._kernels import checksums_compiled as checksums
 from tcpframe.errors import ChecksumMismatchError, FrameError
 
 # The checksums a ChecksumFrame can carry, by name (a function of the
-# checksum kernels), and their size in bytes. tcpframe.frames publishes the
+# checksum kernels), and their size in bytes. tcpframe.framing publishes the
 # active implementation's table.
 CHECKSUM_SIZES = {
     "sum8": 1,

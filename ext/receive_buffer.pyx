@@ -1,4 +1,4 @@
-"""Compiled receive buffer; its twin is ``tcpframe._pure.receive_buffer``.
+"""Compiled receive buffer; its twin is ``tcpframe._kernels.receive_buffer_pure``.
 
 All unread bytes live in one growable block of memory. The transport
 receives straight into its free tail (`ReceiveBuffer.get_buffer`), readers
@@ -126,7 +126,7 @@ def writable_view(target: object) -> memoryview:
 
 @cython.final
 cdef class Storage:
-    """A block of receive-buffer memory (see the ``.pxd``)."""
+    """A block of receive-buffer memory (see ``receive_buffer_compiled.pxd``)."""
 
     def __dealloc__(self):
         PyMem_Free(self.data)

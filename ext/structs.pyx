@@ -1,4 +1,4 @@
-"""Compiled struct copy kernels; their twin is ``tcpframe._pure.structs``.
+"""Compiled struct copy kernels; their twin is ``tcpframe._kernels.structs_pure``.
 
 Every kernel copies straight between buffers with ``memcpy``: no
 intermediate ``bytes`` object is made on the way.
@@ -18,7 +18,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memcpy
 
-from tcpframe._compiled.receive_buffer cimport acquire_writable
+from tcpframe._kernels.receive_buffer_compiled cimport acquire_writable
 
 
 cdef int acquire_readable(object source, Py_buffer* view) except -1:

@@ -36,7 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tcpframe import ChecksumFrame, FrameError, LengthPrefix
 from tcpframe._kernels import Kernels
-from tcpframe.frames import CHECKSUM_SIZES
+from tcpframe.framing import CHECKSUM_SIZES
 
 # --- Streams, chunkings and separators ----------------------------------------------------
 

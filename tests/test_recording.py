@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 import tcpframe
-from tcpframe.recording import (
+from tcpframe.recording.format import (
     FLUSH_INTERVAL,
     FORMAT_VERSION,
     MAGIC,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import trustme
 
-from tcpframe.reader import RECEIVE_CHUNK_SIZE
+from tcpframe.stream.reader import RECEIVE_CHUNK_SIZE
 
 LOCALHOST = "127.0.0.1"
 

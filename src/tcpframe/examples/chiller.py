@@ -17,7 +17,7 @@ import logging
 import typing
 
 from .. import checksums
-from ..client import Client
+from ..tcpip.client import Client
 
 # Commands and replies are ASCII text ending in a carriage return.
 CHILLER_ENCODING = "ascii"

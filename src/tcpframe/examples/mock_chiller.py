@@ -11,7 +11,7 @@ import typing
 
 from .. import checksums
 from ..constants import LOCALHOST_IPV4
-from ..one_client_read_loop_server import OneClientReadLoopServer
+from ..tcpip.one_client_read_loop_server import OneClientReadLoopServer
 from .chiller import (
     CHILLER_ENCODING,
     CHILLER_TERMINATOR,

@@ -8,9 +8,9 @@ import asyncio
 import logging
 import typing
 
+from ..constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR, HEARTBEAT
+from ..stream.protocol import open_connection
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
-from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR, HEARTBEAT
-from .protocol import open_connection
 from .utils import set_socket_options
 
 

@@ -14,7 +14,7 @@ import typing
 
 import numpy as np
 
-from ._kernels import receive_buffer
+from .._kernels import receive_buffer
 
 
 def records_view(records: typing.Any, count: int | None = None) -> memoryview:

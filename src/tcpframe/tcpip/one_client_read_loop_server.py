@@ -9,14 +9,14 @@ import asyncio
 import logging
 import typing
 
-from ._callbacks import check_connect_callback
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
-from .constants import (
+from ..constants import (
     DEFAULT_ENCODING,
     DEFAULT_LOCALHOST,
     DEFAULT_MAX_HEARTBEAT_INTERVAL,
     DEFAULT_TERMINATOR,
 )
+from ._callbacks import check_connect_callback
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
 from .one_client_server import OneClientServer
 from .utils import current_tai
 

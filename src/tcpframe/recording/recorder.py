@@ -12,12 +12,12 @@ import logging
 import types
 import typing
 
-from .constants import LOCALHOST_IPV4
-from .protocol import open_connection, start_server
-from .reader import FrameReader
-from .recording import Direction, PathType, RecordingWriter, Traffic
-from .utils import close_stream_writer
-from .writer import FrameWriter
+from ..constants import LOCALHOST_IPV4
+from ..stream.protocol import open_connection, start_server
+from ..stream.reader import FrameReader
+from ..stream.writer import FrameWriter
+from ..tcpip.utils import close_stream_writer
+from .format import Direction, PathType, RecordingWriter, Traffic
 
 # Largest chunk taken from a connection at once (bytes).
 READ_SIZE = 2**16
@@ -97,7 +97,7 @@ class Recorder:
         self.server_port = server_port
         self.host = listen_host
         self.port = listen_port
-        self.log = log if log is not None else logging.getLogger("tcpframe.recorder")
+        self.log = log if log is not None else logging.getLogger("tcpframe.recording.recorder")
         self.done_task: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._recording: RecordingWriter | None = None
         self._server: asyncio.Server | None = None

@@ -9,9 +9,9 @@ import collections
 import typing
 from collections.abc import Iterable
 
-from ._kernels import structs
+from .._kernels import structs
+from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .connection import ConnectionState
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 
 # Pending bytes are handed to the transport once they reach this size, or
 # at the next turn of the event loop, or when this connection's reader is

@@ -7,12 +7,12 @@ __all__ = ["TelemetryMethods"]
 
 import typing
 
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
-from .iteration import ReadIterator, struct_reader
-from .records import new_records, records_view
+from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from ..stream.iteration import ReadIterator, struct_reader
+from ..stream.records import new_records, records_view
 
 if typing.TYPE_CHECKING:
-    from .reader import FrameReader
+    from ..stream.reader import FrameReader
 
 
 class TelemetryMethods:

@@ -8,12 +8,12 @@ import asyncio
 import logging
 import typing
 
+from ..constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
+from ..stream.protocol import FrameProtocol
+from ..stream.reader import DEFAULT_LIMIT
+from ..stream.writer import FrameWriter
 from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait
-from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
-from .protocol import FrameProtocol
-from .reader import DEFAULT_LIMIT
 from .utils import set_socket_options
-from .writer import FrameWriter
 
 # How long a turned-away client may go on sending after the server has
 # half-closed its connection, before the server closes it anyway (s).

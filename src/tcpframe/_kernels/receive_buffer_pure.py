@@ -8,7 +8,7 @@ import ctypes
 import sys
 import typing
 
-from .buffers import is_c_contiguous
+from .buffers_pure import is_c_contiguous
 
 DEFAULT_CHUNK_SIZE = 65536
 

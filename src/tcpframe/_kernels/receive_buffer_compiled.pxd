@@ -1,6 +1,6 @@
-"""Declarations of ``tcpframe._compiled.receive_buffer`` for cimport.
+"""Declarations of ``tcpframe._kernels.receive_buffer_compiled`` for cimport.
 
-Cython finds the ``.pxd`` of the module ``tcpframe._compiled.receive_buffer``
+Cython finds the ``.pxd`` of the module ``tcpframe._kernels.receive_buffer_compiled``
 (built from ``ext/receive_buffer.pyx``) by its dotted name, so it sits in
 the package, on setup.py's include path, and ships with it.
 """

@@ -9,16 +9,16 @@ import typing
 from collections.abc import Callable
 
 from ..errors import ChecksumMismatchError, FrameError
-from . import checksums
-from .receive_buffer import ReceiveBuffer
+from . import checksums_pure as checksums
+from .receive_buffer_pure import ReceiveBuffer
 
-if typing.TYPE_CHECKING:  # tcpframe.frames imports the kernels
+if typing.TYPE_CHECKING:  # tcpframe.framing imports the kernels
     from typing_extensions import Buffer
 
-    from ..frames import ChecksumFrame, LengthPrefix
+    from ..framing import ChecksumFrame, LengthPrefix
 
 # The checksums a ChecksumFrame can carry, by name (a function of the
-# checksum kernels), and their size in bytes. tcpframe.frames publishes the
+# checksum kernels), and their size in bytes. tcpframe.framing publishes the
 # active implementation's table.
 CHECKSUM_SIZES: dict[str, int] = {
     "sum8": 1,

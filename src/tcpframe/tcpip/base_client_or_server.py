@@ -12,14 +12,14 @@ import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
+from ..constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
+from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from ..json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
+from ..stream.reader import FrameReader
+from ..stream.writer import FrameWriter
 from ._callbacks import check_connect_callback
-from .constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
-from .json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
-from .reader import FrameReader
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
-from .writer import FrameWriter
 
 ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
 T = typing.TypeVar("T")

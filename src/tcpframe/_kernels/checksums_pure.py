@@ -26,7 +26,7 @@ import zlib
 from array import array
 from operator import index
 
-from .buffers import is_c_contiguous
+from .buffers_pure import is_c_contiguous
 
 if typing.TYPE_CHECKING:
     from typing_extensions import Buffer

@@ -1,14 +1,17 @@
 """The one place that chooses between compiled kernels and their twins.
 
-The compiled Cython modules in ``tcpframe._compiled`` are used when they
-import. The pure-Python twins in ``tcpframe._pure`` are used when they do
+Each kernel family is a pair in this package: the compiled Cython module
+``<family>_compiled`` (built from ``ext/<family>.pyx``; its ``.pyi``, and
+its ``.pxd`` where other kernels cimport it, sit here) and its pure-Python
+twin ``<family>_pure``, with the same names. The compiled modules are used
+when they import; the twins when they do
 not (tcpframe was installed with ``TCPFRAME_NO_EXTENSIONS=1``, or built
 without a compiler), or when the environment variable
 ``TCPFRAME_PURE_PYTHON`` is set to anything other than empty or ``0``.
 
 Code and tests that need a particular implementation ask this module for
 it (`PURE`, `load_compiled`, `ACTIVE`) instead of importing
-``tcpframe._compiled``, so that nothing breaks where it is not built.
+the ``*_compiled`` modules, so that nothing breaks where it is not built.
 """
 
 __all__ = [
@@ -31,7 +34,7 @@ import typing
 
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
-# The kernel families; each is one module in ``_compiled`` and one in ``_pure``.
+# The kernel families; each is a ``<family>_compiled`` and a ``<family>_pure`` module here.
 FAMILIES = ("checksums", "frames", "receive_buffer", "structs")
 
 
@@ -61,13 +64,19 @@ def load_compiled() -> Kernels:
     ImportError
         If the compiled kernels are not built or do not load.
     """
-    from ._compiled import checksums, frames, receive_buffer, structs
+    from . import checksums_compiled as checksums
+    from . import frames_compiled as frames
+    from . import receive_buffer_compiled as receive_buffer
+    from . import structs_compiled as structs
 
     return Kernels("compiled", checksums, frames, receive_buffer, structs)
 
 
 def _load_pure() -> Kernels:
-    from ._pure import checksums, frames, receive_buffer, structs
+    from . import checksums_pure as checksums
+    from . import frames_pure as frames
+    from . import receive_buffer_pure as receive_buffer
+    from . import structs_pure as structs
 
     return Kernels("pure", checksums, frames, receive_buffer, structs)
 
@@ -88,7 +97,10 @@ ACCELERATED: bool = ACTIVE is not PURE
 if typing.TYPE_CHECKING:
     # Type checkers see the compiled modules' stubs; the twins have the
     # same API.
-    from ._compiled import checksums, frames, receive_buffer, structs
+    from . import checksums_compiled as checksums
+    from . import frames_compiled as frames
+    from . import receive_buffer_compiled as receive_buffer
+    from . import structs_compiled as structs
 else:
     checksums = ACTIVE.checksums
     frames = ACTIVE.frames

@@ -12,9 +12,9 @@ import typing
 import unittest
 from collections.abc import AsyncGenerator
 
+from ..constants import DEFAULT_LOCALHOST, HEARTBEAT_TEXT
 from .base_client_or_server import BaseClientOrServer
 from .client import Client
-from .constants import DEFAULT_LOCALHOST, HEARTBEAT_TEXT
 from .one_client_read_loop_server import OneClientReadLoopServer
 from .one_client_server import OneClientServer
 

@@ -1,4 +1,4 @@
-"""Compiled struct copy kernels; same API as ``tcpframe._pure.structs``."""
+"""Compiled struct copy kernels; same API as ``tcpframe._kernels.structs_pure``."""
 
 from collections.abc import Iterable
 

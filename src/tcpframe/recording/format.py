@@ -69,10 +69,10 @@ import types
 import typing
 from collections.abc import Iterator
 
-from ._kernels import frames, receive_buffer
-from .checksums import crc32
-from .errors import FrameError
-from .frames import LengthPrefix
+from .._kernels import frames, receive_buffer
+from ..checksums import crc32
+from ..errors import FrameError
+from ..framing import LengthPrefix
 
 # The first bytes of every recording.
 MAGIC = b"TCPFREC\n"

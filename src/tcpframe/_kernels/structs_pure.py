@@ -5,8 +5,8 @@ __all__ = ["append_structs", "join_structs", "writable_nbytes"]
 import typing
 from collections.abc import Iterable
 
-from .buffers import is_c_contiguous
-from .receive_buffer import writable_view
+from .buffers_pure import is_c_contiguous
+from .receive_buffer_pure import writable_view
 
 
 def writable_nbytes(target: object) -> int:

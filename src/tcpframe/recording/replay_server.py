@@ -14,12 +14,12 @@ import types
 import typing
 from collections.abc import Iterator
 
-from .base_client_or_server import BaseClientOrServer, make_done_future
-from .constants import LOCALHOST_IPV4
-from .one_client_server import OneClientServer
-from .reader import FrameReader
+from ..constants import LOCALHOST_IPV4
+from ..stream.reader import FrameReader
+from ..tcpip.base_client_or_server import BaseClientOrServer, make_done_future
+from ..tcpip.one_client_server import OneClientServer
+from .format import Direction, PathType, RecordingReader, RecordKind, Traffic
 from .recorder import READ_SIZE
-from .recording import Direction, PathType, RecordingReader, RecordKind, Traffic
 
 # Bytes of context around a difference in a ReplayMismatchError.
 MISMATCH_CONTEXT = 32

@@ -1,8 +1,8 @@
-"""Compiled frame kernels; same API as ``tcpframe._pure.frames``."""
+"""Compiled frame kernels; same API as ``tcpframe._kernels.frames_pure``."""
 
-from tcpframe.frames import ChecksumFrame, LengthPrefix
+from tcpframe.framing import ChecksumFrame, LengthPrefix
 
-from .receive_buffer import ReceiveBuffer
+from .receive_buffer_compiled import ReceiveBuffer
 
 __all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 

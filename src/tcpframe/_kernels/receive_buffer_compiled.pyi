@@ -1,4 +1,4 @@
-"""Compiled receive buffer; same API as ``tcpframe._pure.receive_buffer``."""
+"""Compiled receive buffer; same API as ``tcpframe._kernels.receive_buffer_pure``."""
 
 from typing import final
 

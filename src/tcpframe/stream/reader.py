@@ -7,9 +7,9 @@ __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 import asyncio
 import typing
 
-from ._kernels import frames, receive_buffer
+from .._kernels import frames, receive_buffer
+from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .connection import ConnectionState
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .iteration import ReadIterator, struct_reader
 from .records import new_records, records_view
 
