@@ -55,6 +55,7 @@ __all__ = [
     "set_socket_options",
     "start_server",
     "testone_client_read_loop_server",
+    "utils",
     "write_from",
 ]
 
