@@ -12,9 +12,10 @@ __all__ = ["new_records", "records_view"]
 import ctypes
 import typing
 
-import numpy as np
-
 from .._kernels import receive_buffer
+
+if typing.TYPE_CHECKING:
+    import numpy as np
 
 
 def records_view(records: typing.Any, count: int | None = None) -> memoryview:
@@ -75,6 +76,10 @@ def new_records(record_type: typing.Any, count: int) -> np.ndarray | ctypes.Arra
         raise ValueError(f"count={count} must not be negative")
     if isinstance(record_type, type) and issubclass(record_type, (ctypes.Structure, ctypes.Union)):
         return (record_type * count)()
+    # numpy is imported here, where a numpy array is first made, so that
+    # `import tcpframe` does not load it.
+    import numpy as np
+
     dtype = np.dtype(record_type)
     if dtype.hasobject:
         raise TypeError(f"dtype {dtype} holds Python objects, which cannot be read from bytes")
