@@ -14,7 +14,7 @@ import typing
 
 import numpy as np
 
-from .._kernels import receive_buffer
+from .._kernels import structs
 
 
 def records_view(records: typing.Any, count: int | None = None) -> memoryview:
@@ -41,7 +41,7 @@ def records_view(records: typing.Any, count: int | None = None) -> memoryview:
     ValueError
         If ``records`` is not C-contiguous or ``count`` is out of range.
     """
-    with receive_buffer.writable_view(records) as view:
+    with structs.writable_view(records) as view:
         if view.ndim == 0:
             raise TypeError(f"records must be an array of records, not a single {type(records).__name__}")
         length = len(view)  # the first dimension
