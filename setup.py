@@ -61,9 +61,11 @@ def extension_modules() -> list[Extension]:
         for name in KERNELS
     ]
     # A .pxd that other kernels cimport lives in the package
-    # (src/tcpframe/_kernels/<family>_compiled.pxd), where
-    # Cython looks them up by the modules' dotted names.
-    return cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"])
+    # (src/tcpframe/_kernels/<family>_compiled.pxd), where Cython looks
+    # them up by the modules' dotted names. The byte rules every kernel
+    # cimports (ext/byte_rules.pxd, inline functions only, no module) are
+    # found in ext.
+    return cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src", "ext"])
 
 
 # The kernels compile in parallel, one per core.

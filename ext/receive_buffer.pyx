@@ -14,11 +14,9 @@ from codecs import lookup as codecs_lookup
 cimport cython
 from cpython.buffer cimport (
     PyBUF_FORMAT,
-    PyBUF_FULL_RO,
     PyBUF_ND,
     PyBUF_SIMPLE,
     PyBUF_STRIDES,
-    PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
@@ -27,6 +25,8 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
+
+from byte_rules cimport acquire_writable
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -90,38 +90,6 @@ def check_separator(separator: object) -> bytes:
     if PyBytes_GET_SIZE(checked) == 0:
         raise ValueError("Separator should be at least one-byte string")
     return checked
-
-
-cdef int acquire_writable(object target, Py_buffer* view) except -1:
-    try:
-        PyObject_GetBuffer(target, view, PyBUF_FULL_RO)
-    except TypeError:
-        raise TypeError(
-            f"{type(target).__name__} does not support the buffer protocol"
-        ) from None
-    if view.readonly:
-        PyBuffer_Release(view)
-        raise TypeError(f"cannot read into a read-only {type(target).__name__}")
-    if not PyBuffer_IsContiguous(view, c"C"):
-        PyBuffer_Release(view)
-        raise ValueError(f"cannot read into a non-C-contiguous {type(target).__name__}")
-    return 0
-
-
-def writable_view(target: object) -> memoryview:
-    """Return a memoryview of ``target`` after checking it can be filled.
-
-    Raises
-    ------
-    TypeError
-        If ``target`` does not support the buffer protocol or is read-only.
-    ValueError
-        If ``target`` is not C-contiguous.
-    """
-    cdef Py_buffer view
-    acquire_writable(target, &view)
-    PyBuffer_Release(&view)
-    return memoryview(target)
 
 
 @cython.final

@@ -4,7 +4,11 @@ A `LengthPrefix` describes binary frames that start with their length; a
 `ChecksumFrame` describes terminated frames that end with a checksum, such
 as NMEA 0183 sentences (`NMEA`). Readers and writers take these as
 arguments (`FrameReader.read_frame`, `FrameWriter.write_checksummed`, ...);
-the kernels in ``tcpframe._kernels.frames`` parse and verify the frames.
+the kernels in ``tcpframe._kernels.frames`` parse, verify and encode the
+frames.
+
+These specs sit below the kernels: this module imports nothing of
+tcpframe but its exceptions, and the kernels import it.
 """
 
 from __future__ import annotations
@@ -21,17 +25,26 @@ __all__ = [
 import dataclasses
 import sys
 import typing
+from collections.abc import Callable
 
-from . import checksums
-from ._kernels import frames as _frame_kernels
 from .errors import FrameError
+
+if typing.TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 # Default largest payload of a length-prefixed frame (bytes).
 DEFAULT_MAX_FRAME_SIZE = 2**24
 
-# Checksums a ChecksumFrame can carry (functions of tcpframe.checksums),
-# and their size in bytes: the frame kernels' table.
-CHECKSUM_SIZES = _frame_kernels.CHECKSUM_SIZES
+# Checksums a ChecksumFrame can carry, by name (a function of
+# tcpframe.checksums), and their size in bytes.
+CHECKSUM_SIZES = {
+    "sum8": 1,
+    "xor8": 1,
+    "crc16_modbus": 2,
+    "crc16_ccitt": 2,
+    "crc16_xmodem": 2,
+    "crc32": 4,
+}
 
 # Byte orders of a length prefix or a binary checksum, as for `int.to_bytes`.
 ByteOrder = typing.Literal["big", "little"]
@@ -189,18 +202,34 @@ class ChecksumFrame:
             If the frame would hold its terminator before the end (in the
             body, or in a binary checksum), so that it could not be read.
         """
-        body = bytes(body)
-        covered = self.start + body if self.covers_start else body
-        value = getattr(checksums, self.checksum)(covered)
-        size = CHECKSUM_SIZES[self.checksum]
-        if self.encoding == "hex":
-            field = f"{value:0{2 * size}{'X' if self.uppercase else 'x'}}".encode()
-        else:
-            field = value.to_bytes(size, self.byteorder)
-        frame = b"".join((self.start, body, self.separator, field, self.terminator))
-        if frame.find(self.terminator) != len(frame) - len(self.terminator):
-            raise FrameError(f"frame {frame!r} holds its terminator {self.terminator!r} before the end")
-        return frame
+        return _frame_encoder(self, body)
 
 
 NMEA = ChecksumFrame()
+
+
+def _no_frame_encoder(framing: ChecksumFrame, body: Buffer) -> bytes:
+    raise RuntimeError("no frame kernels: tcpframe._kernels hands them over when it loads")
+
+
+# What `ChecksumFrame.encode` runs: the active frame kernels'
+# ``encode_checksummed``, which the kernel switch (tcpframe._kernels) hands
+# over with `use_frame_encoder` once it has picked the kernels. Encoding
+# needs a checksum kernel, and this module, below the kernels, imports none.
+_frame_encoder: Callable[[ChecksumFrame, Buffer], bytes] = _no_frame_encoder
+
+
+def use_frame_encoder(encode: Callable[[ChecksumFrame, Buffer], bytes]) -> None:
+    """Make `ChecksumFrame.encode` run ``encode``.
+
+    The kernel switch, ``tcpframe._kernels``, calls this with the active
+    frame kernels' ``encode_checksummed`` when it loads.
+
+    Parameters
+    ----------
+    encode : callable
+        ``encode(framing, body)`` returns the frame, as
+        `ChecksumFrame.encode` documents.
+    """
+    global _frame_encoder
+    _frame_encoder = encode

@@ -32,6 +32,8 @@ import os
 import types
 import typing
 
+from ..framing import use_frame_encoder
+
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
 # The kernel families; each is a ``<family>_compiled`` and a ``<family>_pure`` module here.
@@ -93,6 +95,10 @@ else:
         ACTIVE = PURE
 
 ACCELERATED: bool = ACTIVE is not PURE
+
+# The frame spec sits below the kernels and imports none of them; its
+# ChecksumFrame.encode runs the active frame kernels' encoder.
+use_frame_encoder(ACTIVE.frames.encode_checksummed)
 
 if typing.TYPE_CHECKING:
     # Type checkers see the compiled modules' stubs; the twins have the

@@ -26,16 +26,15 @@ import zlib
 from array import array
 from operator import index
 
-from .buffers_pure import is_c_contiguous
+from .byte_rules_pure import BufferFault, acquire_c_contiguous, format_hex, is_hex
 
 if typing.TYPE_CHECKING:
     from typing_extensions import Buffer
 
 _BYTES_LIKE = "a bytes-like object"
 _BYTES_LIKE_OR_ASCII = "a bytes-like object or ASCII str"
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
-_HEX2_LOWER = tuple(f"{checksum:02x}" for checksum in range(256))
-_HEX2_UPPER = tuple(f"{checksum:02X}" for checksum in range(256))
+_HEX2_LOWER = tuple(format_hex(checksum, 2, False).decode() for checksum in range(256))
+_HEX2_UPPER = tuple(format_hex(checksum, 2, True).decode() for checksum in range(256))
 
 
 def _modbus_byte_step(crc: int) -> int:
@@ -68,13 +67,10 @@ def _modbus_word_table() -> list[int]:
 
 def _byte_view(data: Buffer, function: str, accepted: str) -> memoryview:
     """Return the bytes of ``data``, a C-contiguous buffer, as a flat view."""
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(
-            f"{function}() argument must be {accepted}, not {type(data).__name__!r}"
-        ) from None
-    if not view.c_contiguous and not is_c_contiguous(view):  # the full rule only when needed
+    view = acquire_c_contiguous(data, False)
+    if isinstance(view, BufferFault):
+        if view is BufferFault.NOT_A_BUFFER:
+            raise TypeError(f"{function}() argument must be {accepted}, not {type(data).__name__!r}")
         raise ValueError(f"{function}() argument must be C-contiguous")
     # memoryview.cast refuses views with a zero in their shape.
     return view.cast("B") if view.nbytes else memoryview(b"")
@@ -361,6 +357,6 @@ def verify_hex2(checksum: int, received: str | Buffer) -> bool:
     """
     checksum = _byte_checksum(checksum)
     digits = bytes(memoryview(_ascii_bytes(received)))
-    if len(digits) != 2 or not all(digit in _HEX_DIGITS for digit in digits):
+    if len(digits) != 2 or not is_hex(digits):
         raise ValueError(f"received checksum must be two hex digits, got {received!r}")
     return int(digits, 16) == checksum

@@ -1,12 +1,15 @@
 """Compiled frame kernels; same API as ``tcpframe._kernels.frames_pure``."""
 
+from typing_extensions import Buffer
+
 from tcpframe.framing import ChecksumFrame, LengthPrefix
 
 from .receive_buffer_compiled import ReceiveBuffer
 
-__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+__all__ = ["encode_checksummed", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
-CHECKSUM_SIZES: dict[str, int]
+def encode_checksummed(framing: ChecksumFrame, body: Buffer) -> bytes:
+    """Return the frame that carries ``body``, checksum included."""
 
 def take_length_prefixed(buffer: ReceiveBuffer, prefix: LengthPrefix) -> bytes | None:
     """Consume the next length-prefixed frame and return its payload."""

@@ -3,41 +3,28 @@
 It works on the twin `ReceiveBuffer` through its public methods.
 """
 
-__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+__all__ = ["encode_checksummed", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 import typing
 from collections.abc import Callable
 
 from ..errors import ChecksumMismatchError, FrameError
+from ..framing import CHECKSUM_SIZES, ChecksumFrame, LengthPrefix
 from . import checksums_pure as checksums
+from .byte_rules_pure import format_hex, is_hex
 from .receive_buffer_pure import ReceiveBuffer
 
-if typing.TYPE_CHECKING:  # tcpframe.framing imports the kernels
+if typing.TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    from ..framing import ChecksumFrame, LengthPrefix
-
-# The checksums a ChecksumFrame can carry, by name (a function of the
-# checksum kernels), and their size in bytes. tcpframe.framing publishes the
-# active implementation's table.
-CHECKSUM_SIZES: dict[str, int] = {
-    "sum8": 1,
-    "xor8": 1,
-    "crc16_modbus": 2,
-    "crc16_ccitt": 2,
-    "crc16_xmodem": 2,
-    "crc32": 4,
-}
-
-# The same, with each checksum's function, for one lookup per frame.
+# The checksums a ChecksumFrame can carry (tcpframe.framing.CHECKSUM_SIZES),
+# each with its function and its size, for one lookup per frame.
 _CHECKSUMS: "dict[str, tuple[Callable[[Buffer], int], int]]" = {
     name: (getattr(checksums, name), size) for name, size in CHECKSUM_SIZES.items()
 }
 
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 
-
-def _payload_size(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int:
+def _payload_size(buffer: ReceiveBuffer, prefix: LengthPrefix) -> int:
     """Return the payload size the buffered prefix declares, -1 if the
     prefix is not all buffered."""
     size = prefix.size
@@ -58,7 +45,7 @@ def _payload_size(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int:
     return length
 
 
-def take_length_prefixed(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> bytes | None:
+def take_length_prefixed(buffer: ReceiveBuffer, prefix: LengthPrefix) -> bytes | None:
     """Consume the next length-prefixed frame and return its payload.
 
     Parameters
@@ -88,7 +75,7 @@ def take_length_prefixed(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> bytes
     return buffer.take_exactly(payload_size)
 
 
-def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int:
+def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: LengthPrefix) -> int:
     """Return how many bytes the next length-prefixed frame needs buffered.
 
     That is the prefix size while the prefix is incomplete, then prefix
@@ -103,7 +90,43 @@ def length_prefixed_nbytes(buffer: ReceiveBuffer, prefix: "LengthPrefix") -> int
     return prefix.size if payload_size < 0 else prefix.size + payload_size
 
 
-def take_checksummed(buffer: ReceiveBuffer, framing: "ChecksumFrame", limit: int) -> bytes | None:
+def encode_checksummed(framing: ChecksumFrame, body: "Buffer") -> bytes:
+    """Return the frame that carries ``body``, checksum included.
+
+    Parameters
+    ----------
+    framing : `tcpframe.ChecksumFrame`
+        The frame's layout and checksum.
+    body : bytes-like
+        The frame's contents.
+
+    Returns
+    -------
+    frame : `bytes`
+        ``start + body + separator + checksum + terminator``.
+
+    Raises
+    ------
+    tcpframe.FrameError
+        If the frame would hold its terminator before the end (in the
+        body, or in a binary checksum), so that it could not be read.
+    """
+    data = bytes(body)
+    covered = framing.start + data if framing.covers_start else data
+    checksum, checksum_size = _CHECKSUMS[framing.checksum]
+    value = checksum(covered)
+    if framing.encoding == "hex":
+        field = format_hex(value, 2 * checksum_size, framing.uppercase)
+    else:
+        field = value.to_bytes(checksum_size, framing.byteorder)
+    terminator = framing.terminator
+    frame = b"".join((framing.start, data, framing.separator, field, terminator))
+    if frame.find(terminator) != len(frame) - len(terminator):
+        raise FrameError(f"frame {frame!r} holds its terminator {terminator!r} before the end")
+    return frame
+
+
+def take_checksummed(buffer: ReceiveBuffer, framing: ChecksumFrame, limit: int) -> bytes | None:
     """Consume the next checksummed frame, verify it and return its body.
 
     Parameters
@@ -151,7 +174,7 @@ def take_checksummed(buffer: ReceiveBuffer, framing: "ChecksumFrame", limit: int
         raise FrameError(f"no {separator!r} before the checksum: {frame!r}", frame)
     field = frame[checksum_start:checksum_end]
     if hex_encoded:
-        if not _HEX_DIGITS.issuperset(field):
+        if not is_hex(field):
             raise FrameError(f"checksum {field!r} is not {width} hex digits: {frame!r}", frame)
         received = int(field, 16)
     else:

@@ -83,8 +83,3 @@ cdef class ReceiveBuffer:
     # Caller must pass the bytes returned by scan_for for this scan.
     cdef Py_ssize_t find_separator(self, bytes separator) noexcept
 
-
-# Caller must release ``view`` with PyBuffer_Release when this returns 0.
-# Fills ``view`` from a writable C-contiguous buffer; raises TypeError (not
-# a buffer, read-only) or ValueError (not C-contiguous) like writable_view.
-cdef int acquire_writable(object target, Py_buffer* view) except -1

@@ -11,9 +11,6 @@ DEFAULT_CHUNK_SIZE: int
 def check_separator(separator: object) -> bytes:
     """Return ``separator`` as bytes, or raise for an unusable separator."""
 
-def writable_view(target: object) -> memoryview:
-    """Return a memoryview of ``target`` after checking it can be filled."""
-
 @final
 class ReceiveBuffer:
     """Bytes received from a transport and not yet read."""

@@ -8,7 +8,7 @@ import ctypes
 import sys
 import typing
 
-from .buffers_pure import is_c_contiguous
+from .byte_rules_pure import acquire_writable
 
 DEFAULT_CHUNK_SIZE = 65536
 
@@ -28,31 +28,6 @@ def check_separator(separator: object) -> bytes:
     if not checked:
         raise ValueError("Separator should be at least one-byte string")
     return checked
-
-
-def writable_view(target: typing.Any) -> memoryview:
-    """Return a memoryview of ``target`` after checking it can be filled.
-
-    Raises
-    ------
-    TypeError
-        If ``target`` does not support the buffer protocol or is read-only.
-    ValueError
-        If ``target`` is not C-contiguous.
-    """
-    try:
-        view = memoryview(target)
-    except TypeError:
-        raise TypeError(
-            f"{type(target).__name__} does not support the buffer protocol"
-        ) from None
-    if view.readonly:
-        view.release()
-        raise TypeError(f"cannot read into a read-only {type(target).__name__}")
-    if not view.c_contiguous and not is_c_contiguous(view):  # the full rule only when needed
-        view.release()
-        raise ValueError(f"cannot read into a non-C-contiguous {type(target).__name__}")
-    return view
 
 
 class ReceiveBuffer:
@@ -327,7 +302,7 @@ class ReceiveBuffer:
                 target_bytes is None or ctypes.addressof(target_bytes) == ctypes.addressof(target)
             ):
                 return target_bytes
-        with writable_view(target) as view:
+        with acquire_writable(target) as view:
             nbytes = view.nbytes
         target_bytes = (ctypes.c_char * nbytes).from_buffer(target) if nbytes else None
         if isinstance(target, _CTYPES_OBJECTS):

@@ -4,7 +4,10 @@ from collections.abc import Iterable
 
 from typing_extensions import Buffer
 
-__all__ = ["append_structs", "join_structs", "writable_nbytes"]
+__all__ = ["append_structs", "join_structs", "writable_nbytes", "writable_view"]
+
+def writable_view(target: object) -> memoryview:
+    """Return a memoryview of ``target`` after checking it can be filled."""
 
 def writable_nbytes(target: Buffer) -> int:
     """Return the size in bytes of a writable C-contiguous buffer."""

@@ -1,12 +1,24 @@
 """Pure-Python twin of the compiled struct copy kernels (``ext/structs.pyx``)."""
 
-__all__ = ["append_structs", "join_structs", "writable_nbytes"]
+__all__ = ["append_structs", "join_structs", "writable_nbytes", "writable_view"]
 
 import typing
 from collections.abc import Iterable
 
-from .buffers_pure import is_c_contiguous
-from .receive_buffer_pure import writable_view
+from .byte_rules_pure import BufferFault, acquire_c_contiguous, acquire_writable
+
+
+def writable_view(target: object) -> memoryview:
+    """Return a memoryview of ``target`` after checking it can be filled.
+
+    Raises
+    ------
+    TypeError
+        If ``target`` does not support the buffer protocol or is read-only.
+    ValueError
+        If ``target`` is not C-contiguous.
+    """
+    return acquire_writable(target)
 
 
 def writable_nbytes(target: object) -> int:
@@ -19,7 +31,7 @@ def writable_nbytes(target: object) -> int:
     ValueError
         If ``target`` is not C-contiguous.
     """
-    with writable_view(target) as view:
+    with acquire_writable(target) as view:
         return view.nbytes
 
 
@@ -63,18 +75,14 @@ def append_structs(dest: bytearray, structs: Iterable[object]) -> None:
 def _readable_view(source: typing.Any) -> memoryview:
     if isinstance(source, str):
         raise TypeError("expected a bytes-like object, not str")
-    try:
-        view = memoryview(source)
-    except TypeError:
-        raise TypeError(
-            f"{type(source).__name__} does not support the buffer protocol"
-        ) from None
+    view = acquire_c_contiguous(source, False)
+    if isinstance(view, BufferFault):
+        if view is BufferFault.NOT_A_BUFFER:
+            raise TypeError(f"{type(source).__name__} does not support the buffer protocol")
+        raise ValueError(f"{type(source).__name__} is not C-contiguous")
     if view.c_contiguous:
         return view
-    contiguous = is_c_contiguous(view)
-    view.release()
-    if not contiguous:
-        raise ValueError(f"{type(source).__name__} is not C-contiguous")
     # Empty, with strides, which bytes.join refuses. Its buffer is not
     # held: having no bytes, it cannot overlap an append's dest.
+    view.release()
     return memoryview(b"")

@@ -7,7 +7,7 @@ __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 import asyncio
 import typing
 
-from .._kernels import frames, receive_buffer
+from .._kernels import frames, receive_buffer, structs
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .connection import ConnectionState
 from .iteration import ReadIterator, struct_reader
@@ -314,7 +314,7 @@ class FrameReader:
         """
         if self.try_read_into(struct):
             return
-        with receive_buffer.writable_view(struct) as view, view.cast("B") as target:
+        with structs.writable_view(struct) as view, view.cast("B") as target:
             nbytes = len(target)
             while True:
                 self._raise_if_failed()

@@ -12,7 +12,7 @@ __all__ = ["new_records", "records_view"]
 import ctypes
 import typing
 
-from .._kernels import receive_buffer
+from .._kernels import structs
 
 if typing.TYPE_CHECKING:
     import numpy as np
@@ -42,7 +42,7 @@ def records_view(records: typing.Any, count: int | None = None) -> memoryview:
     ValueError
         If ``records`` is not C-contiguous or ``count`` is out of range.
     """
-    with receive_buffer.writable_view(records) as view:
+    with structs.writable_view(records) as view:
         if view.ndim == 0:
             raise TypeError(f"records must be an array of records, not a single {type(records).__name__}")
         length = len(view)  # the first dimension
