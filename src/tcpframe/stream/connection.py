@@ -29,6 +29,37 @@ class ConnectionState:
         This end closed the connection.
     exception : `BaseException` or None
         What ended the connection, if it failed.
+
+    Notes
+    -----
+    The flags are only ever set, never cleared. Reads and writes take
+    their fast path while the state is `usable`::
+
+                             note_peer_closed()
+        +----------------+ ---------------------> +------------------------------+
+        |      open      |                        |         peer closed          |
+        |     usable     |                        |  usable (writes still go);   |
+        +----------------+                        |  receiving_ended: reads end  |
+                |                                 |  at what is buffered         |
+                |                                 +------------------------------+
+                | note_closed_here()                            |
+                | note_failed(exc)                              | note_closed_here()
+                v                                               | note_failed(exc)
+        +------------------------------------------+            |
+        |  closing: not usable                     | <----------+
+        |  closed_here, and/or exception = exc     |
+        +------------------------------------------+
+                |
+                | note_lost(exc)   (from any state: the transport is gone)
+                v
+        +------------------------------------------+
+        |  lost (final): not usable,               |
+        |  receiving_ended; exception = exc if     |
+        |  exc is not None; wait_closed() returns, |
+        |  or raises exc                           |
+        +------------------------------------------+
+
+    `note_peer_closed` in a later state only sets `peer_closed`.
     """
 
     __slots__ = ("_closed", "_lost_with", "_subscribers", "closed_here", "exception", "lost", "peer_closed")
