@@ -1,4 +1,4 @@
-"""Build the tcpframe Cython kernels (``ext/*.pyx``) into ``tcpframe._compiled``.
+"""Build the tcpframe Cython kernels (``ext/<family>.pyx``) into ``tcpframe._kernels.<family>_compiled``.
 
 All Cython compiler directives and C build flags live here, in one place.
 The shipped extension modules carry no debug information: they are built
@@ -53,16 +53,19 @@ def extension_modules() -> list[Extension]:
 
     extensions = [
         Extension(
-            f"tcpframe._compiled.{name}",
+            f"tcpframe._kernels.{name}_compiled",
             [str(Path("ext") / f"{name}.pyx")],
             extra_compile_args=["-O3"],
             define_macros=[("_GNU_SOURCE", "1")],
         )
         for name in KERNELS
     ]
-    # The .pxd files live in the package (src/tcpframe/_compiled/), where
-    # Cython looks them up by the modules' dotted names.
-    return cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src"])
+    # A .pxd that other kernels cimport lives in the package
+    # (src/tcpframe/_kernels/<family>_compiled.pxd), where Cython looks
+    # them up by the modules' dotted names. The byte rules every kernel
+    # cimports (ext/byte_rules.pxd, inline functions only, no module) are
+    # found in ext.
+    return cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["src", "ext"])
 
 
 # The kernels compile in parallel, one per core.

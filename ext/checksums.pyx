@@ -1,7 +1,7 @@
 """Checksum kernels: 8-bit sum and XOR, three CRC-16 variants and CRC-32.
 
 Every function reads any C-contiguous buffer in place, without copying it.
-The pure-Python twin is ``tcpframe._pure.checksums``; both give the same
+The pure-Python twin is ``tcpframe._kernels.checksums_pure``; both give the same
 results, bit for bit.
 """
 
@@ -16,14 +16,19 @@ __all__ = [
     "xor8",
 ]
 
-from cpython.buffer cimport (
-    PyBUF_STRIDES,
-    PyBuffer_IsContiguous,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
+from cpython.buffer cimport PyBuffer_Release
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t
+
+from byte_rules cimport (
+    NOT_A_BUFFER,
+    NOT_C_CONTIGUOUS,
+    acquire_c_contiguous,
+    hex_digit,
+    hex_value,
+    sum8_of,
+    xor8_of,
+)
 
 import zlib
 
@@ -33,10 +38,19 @@ cdef Py_ssize_t NOGIL_MIN_BYTES = 64 * 1024
 
 cdef str BYTES_LIKE = "a bytes-like object"
 cdef str BYTES_LIKE_OR_ASCII = "a bytes-like object or ASCII str"
-cdef bytes HEX_DIGITS = b"0123456789abcdefABCDEF"
-cdef tuple HEX2_LOWER = tuple([f"{checksum:02x}" for checksum in range(256)])
-cdef tuple HEX2_UPPER = tuple([f"{checksum:02X}" for checksum in range(256)])
 cdef object zlib_crc32 = zlib.crc32
+
+
+cdef str hex2(unsigned int checksum, bint uppercase):
+    """Return the 8-bit ``checksum`` as two hex digits."""
+    cdef char digits[2]
+    digits[0] = hex_digit(checksum >> 4, uppercase)
+    digits[1] = hex_digit(checksum, uppercase)
+    return digits[:2].decode("ascii")
+
+
+cdef tuple HEX2_LOWER = tuple([hex2(checksum, False) for checksum in range(256)])
+cdef tuple HEX2_UPPER = tuple([hex2(checksum, True) for checksum in range(256)])
 
 
 ctypedef enum Kernel:
@@ -132,16 +146,10 @@ cdef uint16_t run_kernel(
     Kernel kernel, uint16_t register, const uint8_t* p, Py_ssize_t n
 ) noexcept nogil:
     """Return ``register`` advanced over ``n`` bytes by ``kernel``."""
-    cdef uint8_t total = 0
-    cdef Py_ssize_t i
     if kernel == SUM8:
-        for i in range(n):  # a plain loop, so that the compiler vectorizes it
-            total += p[i]
-        return total
+        return sum8_of(p, n)
     if kernel == XOR8:
-        for i in range(n):
-            total ^= p[i]
-        return total
+        return xor8_of(p, n)
     if kernel == CRC16_MODBUS:
         return crc16_lsb_first(register, p, n, MODBUS_TABLES)
     return crc16_msb_first(register, p, n, CCITT_TABLES)
@@ -152,14 +160,12 @@ cdef int acquire(object data, Py_buffer* view, str function, str accepted) excep
 
     The caller must release ``view`` with ``PyBuffer_Release``.
     """
-    try:
-        PyObject_GetBuffer(data, view, PyBUF_STRIDES)
-    except TypeError:
+    cdef int fault = acquire_c_contiguous(data, view, False)
+    if fault == NOT_A_BUFFER:
         raise TypeError(
             f"{function}() argument must be {accepted}, not {type(data).__name__!r}"
-        ) from None
-    if not PyBuffer_IsContiguous(view, c"C"):
-        PyBuffer_Release(view)
+        )
+    if fault == NOT_C_CONTIGUOUS:
         raise ValueError(f"{function}() argument must be C-contiguous")
     return 0
 
@@ -450,7 +456,9 @@ def verify_hex2(checksum, received) -> bool:
         hex digits.
     """
     checksum = byte_checksum(checksum)
-    digits = bytes(memoryview(ascii_bytes(received)))
-    if len(digits) != 2 or not all(digit in HEX_DIGITS for digit in digits):
+    cdef bytes digits = bytes(memoryview(ascii_bytes(received)))
+    cdef int high = hex_value(digits[0]) if len(digits) == 2 else -1
+    cdef int low = hex_value(digits[1]) if len(digits) == 2 else -1
+    if high < 0 or low < 0:
         raise ValueError(f"received checksum must be two hex digits, got {received!r}")
-    return int(digits, 16) == checksum
+    return (high << 4 | low) == checksum

@@ -1,36 +1,29 @@
-"""Compiled frame kernels; their twin is ``tcpframe._pure.frames``.
+"""Compiled frame kernels; their twin is ``tcpframe._kernels.frames_pure``.
 
-Each kernel parses the next frame straight from the storage of a compiled
+Each take parses the next frame straight from the storage of a compiled
 `ReceiveBuffer`: a frame that is valid and complete costs one ``bytes``
-object, its payload or body, and nothing else.
+object, its payload or body, and nothing else. `encode_checksummed` writes
+the frames that `take_checksummed` reads. The frames' layouts are the
+specs of ``tcpframe.framing``.
 """
 
-__all__ = ["CHECKSUM_SIZES", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
+__all__ = ["encode_checksummed", "length_prefixed_nbytes", "take_checksummed", "take_length_prefixed"]
 
 from cpython.buffer cimport PyBUF_READ
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.memoryview cimport PyMemoryView_FromMemory
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcmp
 
-from tcpframe._compiled.receive_buffer cimport ReceiveBuffer
+from byte_rules cimport hex_digit, hex_value, sum8_of, xor8_of
+from tcpframe._kernels.receive_buffer_compiled cimport ReceiveBuffer
 
-from tcpframe._compiled import checksums
+from tcpframe._kernels import checksums_compiled as checksums
 from tcpframe.errors import ChecksumMismatchError, FrameError
+from tcpframe.framing import CHECKSUM_SIZES
 
-# The checksums a ChecksumFrame can carry, by name (a function of the
-# checksum kernels), and their size in bytes. tcpframe.frames publishes the
-# active implementation's table.
-CHECKSUM_SIZES = {
-    "sum8": 1,
-    "xor8": 1,
-    "crc16_modbus": 2,
-    "crc16_ccitt": 2,
-    "crc16_xmodem": 2,
-    "crc32": 4,
-}
-
-# The same, with each checksum's function, for one lookup per frame.
+# The checksums a ChecksumFrame can carry (tcpframe.framing.CHECKSUM_SIZES),
+# each with its function and its size, for one lookup per frame.
 cdef dict CHECKSUMS = {name: (getattr(checksums, name), size) for name, size in CHECKSUM_SIZES.items()}
 
 
@@ -120,37 +113,71 @@ def length_prefixed_nbytes(ReceiveBuffer buffer not None, prefix):
     return size if payload < 0 else size + payload
 
 
-cdef inline int hex_value(unsigned char digit) noexcept:
-    """Return the value of a hex digit, or -1 if it is not one."""
-    if b"0"[0] <= digit <= b"9"[0]:
-        return digit - b"0"[0]
-    if b"a"[0] <= digit <= b"f"[0]:
-        return digit - b"a"[0] + 10
-    if b"A"[0] <= digit <= b"F"[0]:
-        return digit - b"A"[0] + 10
-    return -1
-
-
 cdef object compute_checksum(object function, str name, const unsigned char* p, Py_ssize_t n):
     """Return the checksum ``name`` (computed by ``function``) of ``n`` bytes at ``p``.
 
     The 8-bit checksums are computed here: a loop costs less than a call.
     """
-    cdef unsigned char total = 0
-    cdef Py_ssize_t i
     if name == "sum8":
-        for i in range(n):
-            total += p[i]
-        return total
+        return sum8_of(<const uint8_t*>p, n)
     if name == "xor8":
-        for i in range(n):
-            total ^= p[i]
-        return total
+        return xor8_of(<const uint8_t*>p, n)
     view = PyMemoryView_FromMemory(<char*>p, n, PyBUF_READ)
     try:
         return function(view)
     finally:
         view.release()
+
+
+def encode_checksummed(framing, body) -> bytes:
+    """Return the frame that carries ``body``, checksum included.
+
+    Parameters
+    ----------
+    framing : `tcpframe.ChecksumFrame`
+        The frame's layout and checksum.
+    body : bytes-like
+        The frame's contents.
+
+    Returns
+    -------
+    frame : `bytes`
+        ``start + body + separator + checksum + terminator``.
+
+    Raises
+    ------
+    tcpframe.FrameError
+        If the frame would hold its terminator before the end (in the
+        body, or in a binary checksum), so that it could not be read.
+    """
+    cdef bytes data = bytes(body)
+    cdef bytes start = framing.start
+    cdef bytes covered = start + data if framing.covers_start else data
+    cdef str name = framing.checksum
+    function, checksum_size = CHECKSUMS[name]
+    value = compute_checksum(
+        function, name, <const unsigned char*>PyBytes_AS_STRING(covered), PyBytes_GET_SIZE(covered)
+    )
+    cdef Py_ssize_t width
+    cdef uint64_t bits
+    cdef bint uppercase
+    cdef char* digits
+    cdef Py_ssize_t i
+    if framing.encoding == "hex":
+        width = 2 * checksum_size
+        bits = value
+        uppercase = framing.uppercase
+        field = PyBytes_FromStringAndSize(NULL, width)
+        digits = PyBytes_AS_STRING(field)
+        for i in range(width):
+            digits[i] = hex_digit(<unsigned int>(bits >> (4 * (width - 1 - i))), uppercase)
+    else:
+        field = value.to_bytes(checksum_size, framing.byteorder)
+    cdef bytes terminator = framing.terminator
+    cdef bytes frame = b"".join((start, data, framing.separator, field, terminator))
+    if frame.find(terminator) != PyBytes_GET_SIZE(frame) - PyBytes_GET_SIZE(terminator):
+        raise FrameError(f"frame {frame!r} holds its terminator {terminator!r} before the end")
+    return frame
 
 
 def take_checksummed(ReceiveBuffer buffer not None, framing, Py_ssize_t limit):

@@ -1,4 +1,4 @@
-"""Compiled receive buffer; its twin is ``tcpframe._pure.receive_buffer``.
+"""Compiled receive buffer; its twin is ``tcpframe._kernels.receive_buffer_pure``.
 
 All unread bytes live in one growable block of memory. The transport
 receives straight into its free tail (`ReceiveBuffer.get_buffer`), readers
@@ -15,11 +15,9 @@ from codecs import lookup as codecs_lookup
 cimport cython
 from cpython.buffer cimport (
     PyBUF_FORMAT,
-    PyBUF_FULL_RO,
     PyBUF_ND,
     PyBUF_SIMPLE,
     PyBUF_STRIDES,
-    PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
@@ -28,6 +26,8 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
+
+from byte_rules cimport acquire_writable
 
 from tcpframe.receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
 
@@ -93,41 +93,9 @@ def check_separator(separator: object) -> bytes:
     return checked
 
 
-cdef int acquire_writable(object target, Py_buffer* view) except -1:
-    try:
-        PyObject_GetBuffer(target, view, PyBUF_FULL_RO)
-    except TypeError:
-        raise TypeError(
-            f"{type(target).__name__} does not support the buffer protocol"
-        ) from None
-    if view.readonly:
-        PyBuffer_Release(view)
-        raise TypeError(f"cannot read into a read-only {type(target).__name__}")
-    if not PyBuffer_IsContiguous(view, c"C"):
-        PyBuffer_Release(view)
-        raise ValueError(f"cannot read into a non-C-contiguous {type(target).__name__}")
-    return 0
-
-
-def writable_view(target: object) -> memoryview:
-    """Return a memoryview of ``target`` after checking it can be filled.
-
-    Raises
-    ------
-    TypeError
-        If ``target`` does not support the buffer protocol or is read-only.
-    ValueError
-        If ``target`` is not C-contiguous.
-    """
-    cdef Py_buffer view
-    acquire_writable(target, &view)
-    PyBuffer_Release(&view)
-    return memoryview(target)
-
-
 @cython.final
 cdef class Storage:
-    """A block of receive-buffer memory (see the ``.pxd``)."""
+    """A block of receive-buffer memory (see ``receive_buffer_compiled.pxd``)."""
 
     def __dealloc__(self):
         PyMem_Free(self.data)

@@ -1,38 +1,34 @@
-"""Compiled struct copy kernels; their twin is ``tcpframe._pure.structs``.
+"""Compiled struct copy kernels; their twin is ``tcpframe._kernels.structs_pure``.
 
 Every kernel copies straight between buffers with ``memcpy``: no
 intermediate ``bytes`` object is made on the way.
 """
 
-__all__ = ["append_structs", "join_structs", "writable_nbytes"]
+__all__ = ["append_structs", "join_structs", "writable_nbytes", "writable_view"]
 
 cimport cython
-from cpython.buffer cimport (
-    PyBUF_FULL_RO,
-    PyBuffer_IsContiguous,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
+from cpython.buffer cimport PyBuffer_Release
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memcpy
 
-from tcpframe._compiled.receive_buffer cimport acquire_writable
+from byte_rules cimport (
+    NOT_A_BUFFER,
+    NOT_C_CONTIGUOUS,
+    acquire_c_contiguous,
+    acquire_writable,
+)
 
 
 cdef int acquire_readable(object source, Py_buffer* view) except -1:
     # Caller must release ``view`` with PyBuffer_Release when this returns 0.
     if isinstance(source, str):
         raise TypeError("expected a bytes-like object, not str")
-    try:
-        PyObject_GetBuffer(source, view, PyBUF_FULL_RO)
-    except TypeError:
-        raise TypeError(
-            f"{type(source).__name__} does not support the buffer protocol"
-        ) from None
-    if not PyBuffer_IsContiguous(view, c"C"):
-        PyBuffer_Release(view)
+    cdef int fault = acquire_c_contiguous(source, view, False)
+    if fault == NOT_A_BUFFER:
+        raise TypeError(f"{type(source).__name__} does not support the buffer protocol")
+    if fault == NOT_C_CONTIGUOUS:
         raise ValueError(f"{type(source).__name__} is not C-contiguous")
     return 0
 
@@ -75,6 +71,22 @@ cdef class StructViews:
         for i in range(self.acquired):
             memcpy(out, self.views[i].buf, self.views[i].len)
             out += self.views[i].len
+
+
+def writable_view(target: object) -> memoryview:
+    """Return a memoryview of ``target`` after checking it can be filled.
+
+    Raises
+    ------
+    TypeError
+        If ``target`` does not support the buffer protocol or is read-only.
+    ValueError
+        If ``target`` is not C-contiguous.
+    """
+    cdef Py_buffer view
+    acquire_writable(target, &view)
+    PyBuffer_Release(&view)
+    return memoryview(target)
 
 
 def writable_nbytes(target: object) -> int:

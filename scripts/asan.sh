@@ -46,7 +46,7 @@ echo "=== building the kernels with AddressSanitizer in $work"
     LDFLAGS="-fsanitize=address" \
         "$python" setup.py build_ext --inplace --debug >build.log 2>&1 || { cat build.log; exit 1; }
 )
-for so in "$work"/src/tcpframe/_compiled/*.so; do
+for so in "$work"/src/tcpframe/_kernels/*_compiled.*.so; do
     if ! nm -D "$so" | grep -q __asan_; then
         echo "$so is not instrumented" >&2
         exit 1

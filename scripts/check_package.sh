@@ -88,7 +88,7 @@ EOF
 step "3. wheel: stripped, manylinux, metadata and stubs"
 mkdir "$work/wheel-files"
 (cd "$work/wheel-files" && "$python" -m zipfile -e "$wheel" .)
-for so in "$work"/wheel-files/tcpframe/_compiled/*.so; do
+for so in "$work"/wheel-files/tcpframe/_kernels/*_compiled.*.so; do
     description=$(file -b "$so")
     [[ $description == *", stripped"* ]] || fail "$(basename "$so") is not stripped: $description"
     if readelf -S --wide "$so" | grep -qE '\.debug_|\.symtab'; then
@@ -97,7 +97,7 @@ for so in "$work"/wheel-files/tcpframe/_compiled/*.so; do
     stub=${so%%.cpython-*}.pyi
     [[ -f $stub ]] || fail "$(basename "$so") has no stub $(basename "$stub")"
 done
-echo "$(ls "$work"/wheel-files/tcpframe/_compiled/*.so | wc -l) extension modules, each stripped and with its .pyi"
+echo "$(ls "$work"/wheel-files/tcpframe/_kernels/*_compiled.*.so | wc -l) extension modules, each stripped and with its .pyi"
 [[ -f $work/wheel-files/tcpframe/py.typed ]] || fail "the wheel has no py.typed"
 cmp -s LICENSE "$work"/wheel-files/tcpframe-*.dist-info/licenses/LICENSE || fail "the wheel lacks LICENSE"
 grep -qx 'License-Expression: GPL-3.0-or-later' "$work"/wheel-files/tcpframe-*.dist-info/METADATA \
@@ -141,8 +141,8 @@ assert tcpframe.__version__ == importlib.metadata.version("tcpframe"), "two vers
 sys.exit(0 if tcpframe.ACCELERATED else "compiled kernels did not load")')
 
 step "6. stubtest: every compiled module against its stub"
-compiled=$(cd "$work" && "$wheel_venv/bin/python" -c 'import pathlib, tcpframe._compiled as c
-print(" ".join(sorted("tcpframe._compiled." + p.name.split(".")[0] for p in pathlib.Path(c.__file__).parent.glob("*.so"))))')
+compiled=$(cd "$work" && "$wheel_venv/bin/python" -c 'import pathlib, tcpframe._kernels as k
+print(" ".join(sorted("tcpframe._kernels." + p.name.split(".")[0] for p in pathlib.Path(k.__file__).parent.glob("*_compiled.*.so"))))')
 # shellcheck disable=SC2086  # one argument per module
 (cd "$work" && "$wheel_venv/bin/python" -m mypy.stubtest $compiled)
 

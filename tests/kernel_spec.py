@@ -36,7 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tcpframe import ChecksumFrame, FrameError, LengthPrefix
 from tcpframe._kernels import Kernels
-from tcpframe.frames import CHECKSUM_SIZES
+from tcpframe.framing import CHECKSUM_SIZES
 from tcpframe.receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
 
 # --- Streams, chunkings and separators ----------------------------------------------------
@@ -700,7 +700,7 @@ class KernelSpec:
         assert dest == b"xy"
         writable = memoryview(bytearray())[::2]
         assert structs.writable_nbytes(writable) == 0
-        assert self.kernels.receive_buffer.writable_view(writable).nbytes == 0
+        assert structs.writable_view(writable).nbytes == 0
         buffer = self.kernels.receive_buffer.ReceiveBuffer(8)
         buffer.feed(b"abc")
         assert buffer.copy_into(writable) is True
@@ -754,6 +754,28 @@ class KernelSpec:
                     received.append(body)
             assert received == [body for body, _ in encoded], label
             assert len(buffer) == 0
+
+    @spec_settings()
+    @given(framing=framings, body=st.binary(max_size=30))
+    def test_encode_checksummed_writes_the_frame_that_take_checksummed_reads(
+        self, framing: ChecksumFrame, body: bytes
+    ) -> None:
+        covered = framing.start + body if framing.covers_start else body
+        value = getattr(self.kernels.checksums, framing.checksum)(covered)
+        size = CHECKSUM_SIZES[framing.checksum]
+        if framing.encoding == "hex":
+            field = f"{value:0{2 * size}{'X' if framing.uppercase else 'x'}}".encode()
+        else:
+            field = value.to_bytes(size, framing.byteorder)
+        frame = framing.start + body + framing.separator + field + framing.terminator
+        if frame.find(framing.terminator) != len(frame) - len(framing.terminator):
+            with pytest.raises(FrameError, match="holds its terminator"):
+                self.kernels.frames.encode_checksummed(framing, bytearray(body))
+            return
+        assert self.kernels.frames.encode_checksummed(framing, bytearray(body)) == frame
+        buffer = self.kernels.receive_buffer.ReceiveBuffer(16)
+        buffer.feed(frame)
+        assert self.kernels.frames.take_checksummed(buffer, framing, 1000) == body
 
     @spec_settings()
     @given(prefix=length_prefixes, declared=st.integers(0, 60))

@@ -29,7 +29,7 @@ class Reading(ctypes.Structure):
 
 def test_public_module_uses_the_active_implementation() -> None:
     # As msgpack's tests do, ask the functions where they come from.
-    expected = "tcpframe._compiled.checksums" if tcpframe.ACCELERATED else "tcpframe._pure.checksums"
+    expected = "tcpframe._kernels.checksums_compiled" if tcpframe.ACCELERATED else "tcpframe._kernels.checksums_pure"
     assert _kernels.checksums.__name__ == expected
     for name in checksums.__all__:
         assert getattr(checksums, name) is getattr(_kernels.checksums, name)

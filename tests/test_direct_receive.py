@@ -22,7 +22,7 @@ import pytest
 
 import tcpframe
 from conftest import STD_TIMEOUT
-from tcpframe.reader import DEFAULT_HIGH_WATER, DIRECT_RECEIVE_MIN
+from tcpframe.stream.reader import DEFAULT_HIGH_WATER, DIRECT_RECEIVE_MIN
 from transports import Transport
 
 pytestmark = pytest.mark.all_event_loops

@@ -134,12 +134,14 @@ async def test_corrupted_reply_raises_checksum_error_naming_both_values(mock_chi
         with pytest.raises(ChecksumError) as exc_info:
             await asyncio.wait_for(client.run_command("01WatchDog"), STD_TIMEOUT)
         body = f"#{DEVICE_ID}001WatchDog"
-        expected = sum8_hex(body)
-        received = f"{(int(expected, 16) + 1) & 0xFF:02x}"
+        expected = int(sum8_hex(body), 16)
+        received = (expected + 1) & 0xFF
         error = exc_info.value
+        assert ChecksumError is tcpframe.ChecksumMismatchError
         assert isinstance(error, ValueError)
-        assert (error.message, error.expected, error.received) == (body, expected, received)
-        assert repr(expected) in str(error) and repr(received) in str(error)
+        assert (error.checksum, error.expected, error.received) == ("sum8", expected, received)
+        assert error.frame == f"{body}{received:02x}\r".encode()
+        assert f"0x{expected:02X}" in str(error) and f"0x{received:02X}" in str(error)
         # The bad reply was consumed: the next command gets its own reply.
         reply = await asyncio.wait_for(client.run_command("02WatchDog"), STD_TIMEOUT)
         assert reply == f"#{DEVICE_ID}002WatchDog"

@@ -59,7 +59,7 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
 def test_length_prefix_defaults_to_four_bytes_big_endian_counting_the_payload() -> None:
     prefix = LengthPrefix()
     assert (prefix.size, prefix.byteorder, prefix.includes_prefix) == (4, "big", False)
-    assert prefix.max_frame_size == tcpframe.frames.DEFAULT_MAX_FRAME_SIZE
+    assert prefix.max_frame_size == tcpframe.framing.DEFAULT_MAX_FRAME_SIZE
     assert tcpframe.DEFAULT_LENGTH_PREFIX == prefix
     assert prefix.encode(258) == b"\x00\x00\x01\x02"
 

@@ -34,8 +34,8 @@ import pytest
 import tcpframe
 from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer
-from tcpframe.reader import DEFAULT_HIGH_WATER
-from tcpframe.writer import FLUSH_SIZE
+from tcpframe.stream.reader import DEFAULT_HIGH_WATER
+from tcpframe.stream.writer import FLUSH_SIZE
 from tools.soak import count_resources
 from transports import Transport
 

@@ -33,8 +33,8 @@ import pytest
 import tcpframe
 from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer, MockChiller
-from tcpframe.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
-from tcpframe.writer import FLUSH_SIZE
+from tcpframe.stream.reader import DEFAULT_HIGH_WATER, DEFAULT_LIMIT
+from tcpframe.stream.writer import FLUSH_SIZE
 from transports import Transport
 
 # A write loop stops after writing this much: enough to fill any socket buffers

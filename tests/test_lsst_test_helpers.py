@@ -11,7 +11,7 @@ import logging
 import typing
 
 import tcpframe
-from tcpframe import testing
+from tcpframe.tcpip import testing
 
 try:
     import uvloop

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import tcpframe
 from coroutine_steps import count_suspensions, run_without_suspending
-from tcpframe.protocol import FrameProtocol
+from tcpframe.stream.protocol import FrameProtocol
 
 pytestmark = pytest.mark.all_event_loops
 

@@ -12,7 +12,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from tcpframe._kernels import receive_buffer
+from tcpframe._kernels import receive_buffer, structs
 
 ReceiveBuffer = receive_buffer.ReceiveBuffer
 
@@ -472,13 +472,13 @@ def test_copy_into_rejects_non_buffer_target(target: object, type_name: str) -> 
 
 def test_writable_view_checks_the_target() -> None:
     target = bytearray(3)
-    with receive_buffer.writable_view(target) as view:
+    with structs.writable_view(target) as view:
         view[0] = 1
     assert target == b"\x01\x00\x00"
     with pytest.raises(TypeError, match="cannot read into a read-only bytes"):
-        receive_buffer.writable_view(b"abc")
+        structs.writable_view(b"abc")
     with pytest.raises(ValueError, match="non-C-contiguous"):
-        receive_buffer.writable_view(np.zeros(4)[::2])
+        structs.writable_view(np.zeros(4)[::2])
 
 
 def test_check_separator_returns_bytes() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import tcpframe
 from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, PREAMBLE, header_file, header_json, raw_file, raw_record
-from tcpframe.recording import (
+from tcpframe.recording.format import (
     FLUSH_INTERVAL,
     FORMAT_VERSION,
     MAGIC,

@@ -694,7 +694,7 @@ class TestOneClientServerWithTheTestCase(tcpframe.BaseOneClientServerTestCase):
 async def test_a_turned_away_client_that_keeps_sending_is_closed_after_the_linger(
     make_server: typing.Callable, make_client: typing.Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tcpframe.one_client_server, "TURN_AWAY_LINGER", 0.2)
+    monkeypatch.setattr(tcpframe.tcpip.one_client_server, "TURN_AWAY_LINGER", 0.2)
     server = await make_server()
     await make_client(server)
     reader, writer = await within_timeout(asyncio.open_connection(tcpframe.LOCALHOST_IPV4, server.port))
@@ -719,7 +719,7 @@ async def test_closing_the_server_does_not_wait_for_a_turned_away_client(
     reader, writer = await within_timeout(asyncio.open_connection(tcpframe.LOCALHOST_IPV4, server.port))
     try:
         assert await within_timeout(reader.read()) == b""
-        async with asyncio.timeout(tcpframe.one_client_server.TURN_AWAY_LINGER / 2):
+        async with asyncio.timeout(tcpframe.tcpip.one_client_server.TURN_AWAY_LINGER / 2):
             await server.close()
     finally:
         writer.close()

@@ -20,7 +20,7 @@ import pytest
 
 import tcpframe
 from conftest import STD_TIMEOUT
-from tcpframe.reader import DEFAULT_HIGH_WATER
+from tcpframe.stream.reader import DEFAULT_HIGH_WATER
 from transports import LOCALHOST, TlsCertificates, Transport
 
 pytestmark = pytest.mark.all_event_loops
@@ -371,7 +371,7 @@ async def test_writes_after_the_connection_is_lost_are_dropped_on_every_loop_and
     writer.transport.abort()
     await asyncio.wait_for(writer.wait_closed(), STD_TIMEOUT)
     writer.write(b"late")
-    writer.write(b"x" * 2 * tcpframe.writer.FLUSH_SIZE)
+    writer.write(b"x" * 2 * tcpframe.stream.writer.FLUSH_SIZE)
     writer.write_structs([Sample(1, 1.0)])
     writer.flush()
     with pytest.raises(ConnectionError):

@@ -33,7 +33,7 @@ import warnings
 import psutil
 
 import tcpframe
-from tcpframe.reader import DEFAULT_HIGH_WATER
+from tcpframe.stream.reader import DEFAULT_HIGH_WATER
 
 MiB = 2**20
 LOCALHOST = "127.0.0.1"

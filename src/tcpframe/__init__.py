@@ -55,6 +55,7 @@ __all__ = [
     "set_socket_options",
     "start_server",
     "testone_client_read_loop_server",
+    "utils",
     "write_from",
 ]
 
@@ -62,10 +63,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 # lsst.ts.tcpip's module names for the test helpers, and the checksums.
-from . import base_one_client_server_test_case, checksums, testone_client_read_loop_server
+from . import base_one_client_server_test_case, checksums, testone_client_read_loop_server, utils
 from ._kernels import ACCELERATED
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType
-from .client import Client
 from .constants import (
     DEFAULT_ENCODING,
     DEFAULT_LOCALHOST,
@@ -82,15 +81,17 @@ from .constants import (
     TERMINATOR,
 )
 from .errors import ChecksumMismatchError, FrameError
-from .frames import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
+from .framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .json_codecs import JsonCodec, OrjsonCodec, StdlibJsonCodec, get_default_json_codec, set_default_json_codec
-from .one_client_read_loop_server import OneClientReadLoopServer
-from .one_client_server import OneClientServer
-from .protocol import FrameProtocol, open_connection, start_server
-from .reader import FrameReader
-from .recorder import Recorder
-from .recording import Direction, RecordingError, RecordingReader, RecordingWriter
-from .replay_server import ReplayMismatchError, ReplayServer
-from .testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
-from .utils import close_stream_writer, read_into, set_socket_options, write_from
-from .writer import FrameWriter
+from .recording.format import Direction, RecordingError, RecordingReader, RecordingWriter
+from .recording.recorder import Recorder
+from .recording.replay_server import ReplayMismatchError, ReplayServer
+from .stream.protocol import FrameProtocol, open_connection, start_server
+from .stream.reader import FrameReader
+from .stream.writer import FrameWriter
+from .tcpip.base_client_or_server import BaseClientOrServer, ConnectCallbackType
+from .tcpip.client import Client
+from .tcpip.one_client_read_loop_server import OneClientReadLoopServer
+from .tcpip.one_client_server import OneClientServer
+from .tcpip.testing import BaseOneClientServerTestCase, TestOneClientReadLoopServer
+from .tcpip.utils import close_stream_writer, read_into, set_socket_options, write_from

@@ -1,7 +1,7 @@
 """The receive buffer's memory rule, shared by the compiled buffer and its twin.
 
 Both implementations of ``ReceiveBuffer`` (``ext/receive_buffer.pyx`` and
-``tcpframe._pure.receive_buffer``) take their defaults from here and follow
+``tcpframe._kernels.receive_buffer_pure``) take their defaults from here and follow
 this rule; ``tests/kernel_spec.py`` checks it against both. This module
 imports nothing of tcpframe.
 

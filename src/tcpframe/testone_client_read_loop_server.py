@@ -1,7 +1,7 @@
 """lsst.ts.tcpip's module name for `TestOneClientReadLoopServer`, kept so
 that code importing it by that path runs unchanged; defined in
-`tcpframe.testing`."""
+`tcpframe.tcpip.testing`."""
 
 __all__ = ["TestOneClientReadLoopServer"]
 
-from .testing import TestOneClientReadLoopServer
+from .tcpip.testing import TestOneClientReadLoopServer

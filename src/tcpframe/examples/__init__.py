@@ -13,43 +13,17 @@
 
 from __future__ import annotations
 
-__all__ = [
-    "AbstractCommandHandler",
-    "ChecksumError",
-    "ChillerClient",
-    "EchoServer",
-    "MockChiller",
-    "MockCommandHandler",
-    "ResponseCode",
-    "SocketServer",
-    "TelemetryHeader",
-    "TelemetryPayload",
-    "TelemetryProducer",
-    "TelemetryStats",
-    "consume_telemetry",
-]
-
 import importlib
 import typing
 
-if typing.TYPE_CHECKING:
-    from .chiller import ChecksumError, ChillerClient
-    from .command_handler import AbstractCommandHandler, ResponseCode
-    from .echo import EchoServer
-    from .mock_chiller import MockChiller
-    from .mock_command_handler import MockCommandHandler
-    from .socket_server import SocketServer
-    from .telemetry import (
-        TelemetryHeader,
-        TelemetryPayload,
-        TelemetryProducer,
-        TelemetryStats,
-        consume_telemetry,
-    )
-
-# Names are imported from their modules on first use, so that
+# Each name is written twice, the fewest that both readers allow: in the
+# table, which Python reads, and in the imports, which only type checkers
+# read. Python imports a name's module on first use of the name, so that
 # ``python -m tcpframe.examples.echo`` does not find its own module
-# already imported by this package (which runpy warns about).
+# already imported by this package (which runpy warns about). Type
+# checkers do not run ``__getattr__``; they see the imports, whose
+# ``name as name`` form exports each name (mypy --strict cannot read an
+# ``__all__`` computed from the table).
 _MODULE_OF_NAME = {
     "AbstractCommandHandler": "command_handler",
     "ChecksumError": "chiller",
@@ -65,6 +39,23 @@ _MODULE_OF_NAME = {
     "TelemetryStats": "telemetry",
     "consume_telemetry": "telemetry",
 }
+
+__all__ = list(_MODULE_OF_NAME)
+
+if typing.TYPE_CHECKING:
+    from .chiller import ChecksumError as ChecksumError
+    from .chiller import ChillerClient as ChillerClient
+    from .command_handler import AbstractCommandHandler as AbstractCommandHandler
+    from .command_handler import ResponseCode as ResponseCode
+    from .echo import EchoServer as EchoServer
+    from .mock_chiller import MockChiller as MockChiller
+    from .mock_command_handler import MockCommandHandler as MockCommandHandler
+    from .socket_server import SocketServer as SocketServer
+    from .telemetry import TelemetryHeader as TelemetryHeader
+    from .telemetry import TelemetryPayload as TelemetryPayload
+    from .telemetry import TelemetryProducer as TelemetryProducer
+    from .telemetry import TelemetryStats as TelemetryStats
+    from .telemetry import consume_telemetry as consume_telemetry
 
 
 def __getattr__(name: str) -> typing.Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 __all__ = [
     "CHILLER_ENCODING",
-    "CHILLER_TERMINATOR",
+    "COMMAND_FRAME",
     "MAX_COMMAND_LENGTH",
     "MIN_COMMAND_LENGTH",
+    "REPLY_FRAME",
     "ChecksumError",
     "ChillerClient",
-    "split_checksum",
 ]
 
 import asyncio
@@ -17,78 +17,42 @@ import logging
 import typing
 
 from .. import checksums
-from ..client import Client
+from ..errors import ChecksumMismatchError
+from ..framing import ChecksumFrame
+from ..tcpip.client import Client
 
-# Commands and replies are ASCII text ending in a carriage return.
+# Commands and replies are ASCII text.
 CHILLER_ENCODING = "ascii"
-CHILLER_TERMINATOR = b"\r"
-# Start of a command.
-START_OF_COMMAND = "."
+#: A command, ``.{device_id}{cmd}{checksum}\r``: the checksum is the
+#: 8-bit sum of everything before it, the start marker included, as two
+#: lowercase hex digits.
+COMMAND_FRAME = ChecksumFrame(
+    checksum="sum8", start=b".", separator=b"", terminator=b"\r", covers_start=True, uppercase=False
+)
+#: A reply, ``{reply}{checksum}\r``: the checksum is the 8-bit sum of
+#: the whole reply (which starts with ``#``), as two hex digits in either
+#: case.
+REPLY_FRAME = ChecksumFrame(checksum="sum8", start=b"", separator=b"", terminator=b"\r", uppercase=False)
 # A command is a 2-character command ID, 8 characters of description and
 # 0-8 characters of data.
 MIN_COMMAND_LENGTH = 10
 MAX_COMMAND_LENGTH = 18
 
-
-class ChecksumError(ValueError):
-    """A message's checksum does not match its contents.
-
-    Parameters
-    ----------
-    message : `str`
-        The message, without checksum and terminator.
-    expected : `str`
-        The checksum computed from ``message``.
-    received : `str`
-        The checksum that came with ``message``.
-    """
-
-    def __init__(self, message: str, expected: str, received: str) -> None:
-        super().__init__(f"Checksum mismatch in {message!r}: expected {expected!r}, received {received!r}")
-        self.message = message
-        self.expected = expected
-        self.received = received
-
-
-def split_checksum(text: str) -> str:
-    """Verify the two-hex-digit checksum that ends ``text``; return the rest.
-
-    Parameters
-    ----------
-    text : `str`
-        A message followed by the 8-bit sum of its ASCII bytes as two hex
-        digits in either case, without terminator.
-
-    Returns
-    -------
-    message : `str`
-        ``text`` without the checksum.
-
-    Raises
-    ------
-    ChecksumError
-        If the checksum is missing, not hex, or does not match.
-    UnicodeEncodeError
-        If ``text`` is not ASCII.
-    """
-    message, received = text[:-2], text[-2:]
-    checksum = checksums.sum8(message)
-    try:
-        matches = checksums.verify_hex2(checksum, received)
-    except ValueError:  # not two hex digits
-        matches = False
-    if not matches:
-        raise ChecksumError(message, expected=checksums.format_hex2(checksum), received=received)
-    return message
+ChecksumError = ChecksumMismatchError
+"""Alias of `tcpframe.ChecksumMismatchError`, which `ChillerClient.run_command`
+raises for a reply whose checksum does not match; the name this module
+exported before the client read its replies with
+`~tcpframe.Client.read_checksummed`."""
 
 
 class ChillerClient(Client):
     """TCP/IP client of a ThermoTek-style chiller.
 
-    A command ``cmd`` goes out as ``.{device_id}{cmd}{checksum}\\r``, where
-    the checksum covers everything before it (see `compute_checksum`). The
-    chiller answers each command with one line ending in ``\\r``, whose
-    last two characters are its checksum. Use `run_command`.
+    A command ``cmd`` goes out as ``.{device_id}{cmd}{checksum}\\r``
+    (`COMMAND_FRAME`), where the checksum covers everything before it (see
+    `compute_checksum`). The chiller answers each command with one line
+    ending in ``\\r``, whose last two characters are its checksum
+    (`REPLY_FRAME`). Use `run_command`.
 
     Parameters
     ----------
@@ -129,7 +93,7 @@ class ChillerClient(Client):
             port=port,
             log=log,
             encoding=CHILLER_ENCODING,
-            terminator=CHILLER_TERMINATOR,
+            terminator=REPLY_FRAME.terminator,
             **kwargs,
         )
 
@@ -147,7 +111,8 @@ class ChillerClient(Client):
         Returns
         -------
         checksum : `str`
-            Two lowercase hex digits, e.g. ``"0a"``.
+            Two lowercase hex digits, e.g. ``"0a"``: the field that
+            `COMMAND_FRAME` writes after ``st``.
 
         Raises
         ------
@@ -179,15 +144,10 @@ class ChillerClient(Client):
             If ``cmd`` is shorter than 10 or longer than 18 characters.
         UnicodeEncodeError
             If ``cmd`` is not ASCII (a `ValueError` too).
+        tcpframe.FrameError
+            If ``cmd`` holds a carriage return (a `ValueError` too).
         """
-        if not isinstance(cmd, str):
-            raise TypeError(f"cmd={cmd!r} must be a str")
-        if not MIN_COMMAND_LENGTH <= len(cmd) <= MAX_COMMAND_LENGTH:
-            raise ValueError(
-                f"cmd={cmd!r} has {len(cmd)} characters; it must have {MIN_COMMAND_LENGTH} to {MAX_COMMAND_LENGTH}"
-            )
-        framed = f"{START_OF_COMMAND}{self.device_id}{cmd}"
-        return f"{framed}{self.compute_checksum(framed)}{CHILLER_TERMINATOR.decode()}"
+        return COMMAND_FRAME.encode(self._command_body(cmd)).decode(CHILLER_ENCODING)
 
     async def run_command(self, cmd: str) -> str:
         """Send a command and return the chiller's reply.
@@ -214,8 +174,12 @@ class ChillerClient(Client):
         ------
         ValueError
             If ``cmd`` is not a valid command (see `format_full_command`).
-        ChecksumError
-            If the reply's checksum does not match; the reply was consumed.
+        tcpframe.ChecksumMismatchError
+            If the reply's checksum does not match (`ChecksumError` is
+            the same class); the reply was consumed.
+        tcpframe.FrameError
+            If the reply is too short to hold a checksum, or its checksum
+            is not two hex digits; the reply was consumed.
         ConnectionError
             If not connected or the connection is lost.
         asyncio.IncompleteReadError
@@ -223,14 +187,25 @@ class ChillerClient(Client):
         UnicodeDecodeError
             If the reply is not ASCII; the reply was consumed.
         """
-        full_command = self.format_full_command(cmd)
+        body = self._command_body(cmd)
         async with self._command_lock:
             try:
-                await self.write(full_command.encode(CHILLER_ENCODING))
-                reply = await self.read_str()
+                await self.write_checksummed(body, COMMAND_FRAME)
+                reply = await self.read_checksummed(REPLY_FRAME)
             except asyncio.CancelledError:
                 if self.writer is not None:
                     self.log.warning("%s: closing: cancelled while waiting for the reply to %r", self.name, cmd)
                     self.writer.close()
                 raise
-        return split_checksum(reply)
+        return reply.decode(CHILLER_ENCODING)
+
+    def _command_body(self, cmd: str) -> bytes:
+        """Return the body of the `COMMAND_FRAME` that carries ``cmd``:
+        ``{device_id}{cmd}`` in ASCII; raise as `format_full_command`."""
+        if not isinstance(cmd, str):
+            raise TypeError(f"cmd={cmd!r} must be a str")
+        if not MIN_COMMAND_LENGTH <= len(cmd) <= MAX_COMMAND_LENGTH:
+            raise ValueError(
+                f"cmd={cmd!r} has {len(cmd)} characters; it must have {MIN_COMMAND_LENGTH} to {MAX_COMMAND_LENGTH}"
+            )
+        return f"{self.device_id}{cmd}".encode(CHILLER_ENCODING)

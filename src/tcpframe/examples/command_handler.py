@@ -12,7 +12,7 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
 
-from .._callbacks import require_coroutine_function
+from ..tcpip._callbacks import require_coroutine_function
 
 # Sends one JSON-able dict to the client, e.g. `SocketServer.write_json`.
 ReplyCallback = Callable[[dict[str, typing.Any]], Awaitable[None]]

@@ -13,10 +13,10 @@ import asyncio
 import logging
 import typing
 
-from ..base_client_or_server import BaseClientOrServer, make_done_future
-from ..cli import port_number
 from ..constants import LOCAL_HOST
-from ..one_client_server import OneClientServer
+from ..recording.cli import port_number
+from ..tcpip.base_client_or_server import BaseClientOrServer, make_done_future
+from ..tcpip.one_client_server import OneClientServer
 
 
 class EchoServer(OneClientServer):

@@ -5,22 +5,14 @@ from __future__ import annotations
 __all__ = ["MockChiller", "ReplyStatus"]
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import typing
 
-from .. import checksums
 from ..constants import LOCALHOST_IPV4
-from ..one_client_read_loop_server import OneClientReadLoopServer
-from .chiller import (
-    CHILLER_ENCODING,
-    CHILLER_TERMINATOR,
-    MAX_COMMAND_LENGTH,
-    MIN_COMMAND_LENGTH,
-    START_OF_COMMAND,
-    ChecksumError,
-    split_checksum,
-)
+from ..tcpip.one_client_read_loop_server import OneClientReadLoopServer
+from .chiller import CHILLER_ENCODING, COMMAND_FRAME, MAX_COMMAND_LENGTH, MIN_COMMAND_LENGTH, REPLY_FRAME
 
 # Start of a reply.
 START_OF_REPLY = "#"
@@ -86,12 +78,17 @@ class MockChiller(OneClientReadLoopServer):
             log=log,
             name=f"mock chiller {device_id}",
             encoding=CHILLER_ENCODING,
-            terminator=CHILLER_TERMINATOR,
+            terminator=COMMAND_FRAME.terminator,
             **kwargs,
         )
 
     async def read_and_dispatch(self) -> None:
-        """Read one command and reply to it."""
+        """Read one command and reply to it.
+
+        The command is read as a line, not with `read_checksummed`, so
+        that every line is recorded in `commands` and answered, including
+        lines that are not frames at all.
+        """
         try:
             command = await self.read_str()
         except UnicodeError:
@@ -103,7 +100,7 @@ class MockChiller(OneClientReadLoopServer):
         await self.write(self.format_reply(status, echo).encode(CHILLER_ENCODING))
 
     def parse_command(self, command: str | None) -> tuple[ReplyStatus, str]:
-        """Check one received command line.
+        """Check one received command line against `~tcpframe.examples.chiller.COMMAND_FRAME`.
 
         Parameters
         ----------
@@ -117,23 +114,26 @@ class MockChiller(OneClientReadLoopServer):
         cmd : `str`
             The command without framing if the status is OK, else ``""``.
         """
-        prefix = f"{START_OF_COMMAND}{self.device_id}"
+        prefix = f"{COMMAND_FRAME.start.decode(CHILLER_ENCODING)}{self.device_id}"
         if command is None or not command.startswith(prefix):
             return ReplyStatus.BAD_COMMAND, ""
-        try:
-            framed = split_checksum(command)
-        except ChecksumError:
+        # The line as a client would frame its body (all but the start
+        # marker and the two checksum digits), whose hex digits may come
+        # in either case.
+        body = command[len(COMMAND_FRAME.start) : -2].encode(CHILLER_ENCODING)
+        framed = COMMAND_FRAME.encode(body)[: -len(COMMAND_FRAME.terminator)].decode(CHILLER_ENCODING)
+        if command.lower() != framed.lower():
             return ReplyStatus.BAD_CHECKSUM, ""
-        cmd = framed[len(prefix) :]
+        cmd = command[len(prefix) : -2]
         if not MIN_COMMAND_LENGTH <= len(cmd) <= MAX_COMMAND_LENGTH:
             return ReplyStatus.BAD_COMMAND, ""
         return ReplyStatus.OK, cmd
 
     def format_reply(self, status: ReplyStatus, echo: str) -> str:
-        """Return the full reply line, with checksum and terminator.
+        """Return the full reply line, a `~tcpframe.examples.chiller.REPLY_FRAME`.
 
-        The checksum is wrong if `corrupt_next_reply` is set (which this
-        clears).
+        The checksum is wrong (one more than the right one) if
+        `corrupt_next_reply` is set (which this clears).
 
         Parameters
         ----------
@@ -147,10 +147,11 @@ class MockChiller(OneClientReadLoopServer):
         reply : `str`
             ``#{device_id}{status}{echo}{checksum}\\r``.
         """
-        body = f"{START_OF_REPLY}{self.device_id}{status.value}{echo}"
-        checksum = checksums.sum8(body)
+        framing = dataclasses.replace(REPLY_FRAME, uppercase=self.uppercase_checksums)
+        body = f"{START_OF_REPLY}{self.device_id}{status.value}{echo}".encode(CHILLER_ENCODING)
+        reply = framing.encode(body)
         if self.corrupt_next_reply:
             self.corrupt_next_reply = False
-            checksum = (checksum + 1) & 0xFF
-        hex2 = checksums.format_hex2(checksum, uppercase=self.uppercase_checksums)
-        return f"{body}{hex2}{CHILLER_TERMINATOR.decode()}"
+            # A body one byte 0x01 longer has an 8-bit sum one more.
+            reply = reply[:-3] + framing.encode(body + b"\x01")[-3:]
+        return reply.decode(CHILLER_ENCODING)

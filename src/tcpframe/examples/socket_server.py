@@ -8,10 +8,10 @@ import json
 import logging
 import typing
 
-from .._callbacks import check_connect_callback
-from ..base_client_or_server import BaseClientOrServer, ConnectCallbackType
 from ..constants import HEARTBEAT_TEXT
-from ..one_client_read_loop_server import OneClientReadLoopServer
+from ..tcpip._callbacks import check_connect_callback
+from ..tcpip.base_client_or_server import BaseClientOrServer, ConnectCallbackType
+from ..tcpip.one_client_read_loop_server import OneClientReadLoopServer
 from .command_handler import AbstractCommandHandler, ResponseCode
 
 

@@ -38,10 +38,10 @@ import time
 import typing
 from collections.abc import Callable, Coroutine
 
-from ..base_client_or_server import BaseClientOrServer, make_done_future
-from ..client import Client
 from ..constants import LOCAL_HOST
-from ..one_client_server import OneClientServer
+from ..tcpip.base_client_or_server import BaseClientOrServer, make_done_future
+from ..tcpip.client import Client
+from ..tcpip.one_client_server import OneClientServer
 
 
 class TelemetryHeader(ctypes.Structure):

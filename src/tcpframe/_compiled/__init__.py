@@ -1,1 +1,0 @@
-"""Compiled Cython kernels (built from ``ext/``)."""

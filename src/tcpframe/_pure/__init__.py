@@ -1,1 +1,0 @@
-"""Pure-Python twins of the compiled kernels: same names, same results."""
