@@ -16,7 +16,17 @@ import logging
 import typing
 
 import pytest
-from junk_connections import Watch, alternates, count_fds, other_tasks, stray_burst
+from junk_connections import (
+    Callback,
+    DiscardingReadLoopServer,
+    Watch,
+    alternates,
+    count_fds,
+    other_tasks,
+    round_trip,
+    stray_burst,
+    wait_until,
+)
 
 import tcpframe
 
@@ -33,32 +43,6 @@ async def within_timeout(awaitable: typing.Awaitable) -> typing.Any:
     return await asyncio.wait_for(awaitable, STD_TIMEOUT)
 
 
-async def wait_until(predicate: typing.Callable[[], bool]) -> None:
-    async with asyncio.timeout(STD_TIMEOUT):
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-
-class DiscardingReadLoopServer(tcpframe.OneClientReadLoopServer):
-    """Reads whatever arrives, keeping only the last bytes."""
-
-    received = b""
-
-    async def read_and_dispatch(self) -> None:
-        self.received = (self.received + await self.read(4096))[-100:]
-
-
-async def round_trip(server: tcpframe.OneClientServer, client: tcpframe.Client, text: str) -> None:
-    """Send ``text`` from ``client`` to ``server`` and back."""
-    await client.write_str(text)
-    if isinstance(server, DiscardingReadLoopServer):
-        await wait_until(lambda: server.received.endswith(text.encode() + b"\r\n"))
-    else:
-        assert await within_timeout(server.read_str()) == text
-    await server.write_str(text)
-    assert await within_timeout(client.read_str()) == text
-
-
 async def warm_up(log: logging.Logger) -> None:
     """Have a server refuse a few resetting clients, so that what a loop
     opens on first use (uvloop: a spare fd for accept errors) is open
@@ -67,23 +51,6 @@ async def warm_up(log: logging.Logger) -> None:
         async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=server.port, log=log):
             await within_timeout(server.connected_task)
             await within_timeout(stray_burst(server.port, BURST, endings=("rst", "junk_rst")))
-
-
-class Callback:
-    """A connect_callback that records ``connected`` at each call, and
-    then (if ``awaiting``) gives the loop a few turns before returning.
-    ``returned`` counts the calls that returned."""
-
-    def __init__(self, awaiting: bool) -> None:
-        self.states: list[bool] = []
-        self.returned = 0
-        self.awaiting = awaiting
-
-    async def __call__(self, server: tcpframe.OneClientServer) -> None:
-        self.states.append(server.connected)
-        if self.awaiting:
-            await asyncio.sleep(0.001)
-        self.returned += 1
 
 
 SERVER_CLASSES = [tcpframe.OneClientServer, DiscardingReadLoopServer]

@@ -18,7 +18,6 @@ from .constants import (
     DEFAULT_TERMINATOR,
 )
 from .one_client_server import OneClientServer
-from .protocol import FrameProtocol
 from .utils import current_tai
 
 
@@ -98,10 +97,6 @@ class OneClientReadLoopServer(OneClientServer):
         self.monitor_heartbeats_task: asyncio.Future[typing.Any] = make_done_future()
         self.heartbeat_received_tai: float | None = None
         self.monitor_heartbeats_task_start: float | None = None
-        # Set when read_loop_task found its connection gone: it then ends on
-        # its own (reporting the disconnection), and is waited for, not
-        # cancelled.
-        self._read_loop_ending = False
         self._heartbeat_received = asyncio.Event()
         super().__init__(
             host=host,
@@ -116,10 +111,10 @@ class OneClientReadLoopServer(OneClientServer):
 
     async def _start_or_stop_read_loop(self, server: BaseClientOrServer) -> None:
         if self.connected:
-            # _attach stopped the previous client's tasks. Nothing is awaited
-            # before the user's callback, so that it sees the state reported.
+            # The previous client's tasks are stopped (_admit). Nothing is
+            # awaited before the user's callback, so that it sees the state
+            # reported.
             self.heartbeat_received_tai = None
-            self._read_loop_ending = False
             self.read_loop_task = asyncio.create_task(self.read_loop())
             if self.run_heartbeat_monitor_task:
                 self.monitor_heartbeats_task = asyncio.create_task(self.monitor_received_heartbeats())
@@ -128,17 +123,8 @@ class OneClientReadLoopServer(OneClientServer):
         if self._user_connect_callback is not None:
             await self._user_connect_callback(self)
 
-    async def _attach(self, protocol: FrameProtocol) -> bool:
-        # Stop the previous client's tasks first, so that they cannot read
-        # from or close the client that connects now.
-        await self._cancel_client_tasks(cancel_read_loop_task=True)
-        return await super()._attach(protocol)
-
-    async def close_connection(self) -> None:
-        """Close the client connection after it was lost."""
-        if asyncio.current_task() is self.read_loop_task:
-            self._read_loop_ending = True
-        await super().close_connection()
+    def _serving_tasks(self) -> list[asyncio.Future[typing.Any]]:
+        return [*super()._serving_tasks(), self.read_loop_task, self.monitor_heartbeats_task]
 
     async def read_loop(self) -> None:
         """Call `read_and_dispatch` while connected; close the client when
@@ -154,7 +140,7 @@ class OneClientReadLoopServer(OneClientServer):
             self.log.info("%s read loop ended: connection lost", self.name)
         except Exception:
             self.log.exception("%s read_and_dispatch failed; closing the client", self.name)
-        self._read_loop_ending = True
+        self._end_on_its_own()
         if self._reader is reader:
             await self.close_client(cancel_read_loop_task=False)
 
@@ -208,13 +194,8 @@ class OneClientReadLoopServer(OneClientServer):
 
     async def _cancel_client_tasks(self, cancel_read_loop_task: bool) -> None:
         """Stop the read loop (if asked) and heartbeat monitor, unless one
-        of them is the caller. A read loop that found its connection gone
-        is waited for instead: it is ending on its own."""
-        read_loop_task = self.read_loop_task
-        wait_for_read_loop = cancel_read_loop_task and self._read_loop_ending
+        of them is the caller or is ending on its own."""
         tasks = [self.monitor_heartbeats_task]
-        if cancel_read_loop_task and not wait_for_read_loop:
-            tasks.append(read_loop_task)
-        await cancel_and_wait(*tasks)
-        if wait_for_read_loop and read_loop_task is not asyncio.current_task():
-            await asyncio.wait([read_loop_task])
+        if cancel_read_loop_task:
+            tasks.append(self.read_loop_task)
+        await self._cancel_unless_ending(*tasks)

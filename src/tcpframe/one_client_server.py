@@ -104,6 +104,9 @@ class OneClientServer(BaseClientOrServer):
         self._changes = 0
         self._settled = asyncio.Event()
         self._settled.set()
+        # Tasks that found the connection gone and are closing it and
+        # reporting it: they end on their own and are not cancelled.
+        self._ending: set[asyncio.Future[typing.Any]] = set()
         # Set by close(); from then on arriving clients are turned away and
         # a start() still in progress stops listening again.
         self._closing = False
@@ -172,12 +175,43 @@ class OneClientServer(BaseClientOrServer):
         try:
             while self._changes and not self._closing:
                 await self._settled.wait()
+            # The previous client's tasks, which could close the next
+            # client: none is reporting a change now, so none is cut short.
+            await self._stop_serving_tasks(wait_for_ending=True)
             attached = not self._closing and await self._attach(protocol)
         finally:
             self._admission = None
         if not attached:
             self.log.debug("%s dropped a client that left before it was served", self.name)
             await self._close_writer(protocol.writer)
+
+    def _serving_tasks(self) -> list[asyncio.Future[typing.Any]]:
+        """The tasks that serve the client: the connection monitor."""
+        return [self._monitor_connection_task]
+
+    async def _stop_serving_tasks(self, wait_for_ending: bool = False) -> None:
+        """Cancel the `_serving_tasks` and wait until they are done, except
+        the caller and those ending on their own (see `_end_on_its_own`),
+        which are only waited for, if ``wait_for_ending``."""
+        tasks = self._serving_tasks()
+        await self._cancel_unless_ending(*tasks)
+        current = asyncio.current_task()
+        ending = [task for task in tasks if task in self._ending and task is not current]
+        if wait_for_ending and ending:
+            await asyncio.wait(ending)
+
+    async def _cancel_unless_ending(self, *tasks: asyncio.Future[typing.Any]) -> None:
+        """`cancel_and_wait` those of ``tasks`` not ending on their own."""
+        await cancel_and_wait(*(task for task in tasks if task not in self._ending))
+
+    def _end_on_its_own(self) -> None:
+        """Note that the current task found the connection gone: it closes
+        and reports it, then ends; it is not cancelled meanwhile, so that
+        the report is not cut short."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._ending:
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
 
     async def _attach(self, protocol: FrameProtocol) -> bool:
         """Make the client of ``protocol`` the connected one, unless its
@@ -288,7 +322,7 @@ class OneClientServer(BaseClientOrServer):
         """Close the client socket, if any, and clear
         `should_be_connected`. Always safe to call."""
         self.should_be_connected = False
-        await cancel_and_wait(self._monitor_connection_task)
+        await self._cancel_unless_ending(self._monitor_connection_task)
         await self.basic_close_client()
 
     async def close(self) -> None:
@@ -304,7 +338,7 @@ class OneClientServer(BaseClientOrServer):
         try:
             # Not the monitor too: it would report the close as the
             # client leaving.
-            await cancel_and_wait(self._monitor_connection_task)
+            await self._cancel_unless_ending(self._monitor_connection_task)
             if self.connected:
                 await self._close_writer(self._writer)
             if self._server is not None:
@@ -318,6 +352,7 @@ class OneClientServer(BaseClientOrServer):
             if arriving:
                 await asyncio.gather(*arriving, return_exceptions=True)
             await self.close_client()
+            await self._stop_serving_tasks(wait_for_ending=True)
             if self._server is not None:
                 await self._server.wait_closed()
         finally:
@@ -325,5 +360,11 @@ class OneClientServer(BaseClientOrServer):
                 self.done_task.set_result(None)
 
     async def close_connection(self) -> None:
-        """Close the client connection after it was lost."""
+        """Close the client connection after it was lost.
+
+        The caller (e.g. the connection monitor, or the read loop of
+        `OneClientReadLoopServer`) then ends on its own: stopping the
+        client's tasks does not cancel it.
+        """
+        self._end_on_its_own()
         await self.basic_close_client()
