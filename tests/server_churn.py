@@ -32,6 +32,7 @@ import logging
 import sys
 import typing
 
+import tcpframe
 from junk_connections import (
     ENDINGS,
     Callback,
@@ -44,8 +45,6 @@ from junk_connections import (
     stray_burst,
     wait_until,
 )
-
-import tcpframe
 
 NO_CLIENT_STRAYS = 500
 CLIENT_STRAYS = 1500
@@ -113,7 +112,9 @@ async def churn(server_name: str, awaiting: bool) -> dict[str, typing.Any]:
         await strays(server.port, NO_CLIENT_STRAYS, no_client_endings)
         await wait_until(lambda: count_fds() == fds_before + 1, SETTLE_TIMEOUT)  # + the listening socket
         await wait_until(
-            lambda: not server.connected and len(callback.states) % 2 == 0 and callback.returned == len(callback.states),
+            lambda: (
+                not server.connected and len(callback.states) % 2 == 0 and callback.returned == len(callback.states)
+            ),
             SETTLE_TIMEOUT,
         )
         attached = callback.states.count(True)

@@ -16,6 +16,8 @@ import logging
 import typing
 
 import pytest
+
+import tcpframe
 from junk_connections import (
     Callback,
     DiscardingReadLoopServer,
@@ -27,8 +29,6 @@ from junk_connections import (
     stray_burst,
     wait_until,
 )
-
-import tcpframe
 
 pytestmark = pytest.mark.all_event_loops
 
@@ -288,4 +288,3 @@ async def test_closing_a_read_loop_server_closes_the_connection_before_cancellin
         if client is not None:
             await within_timeout(client.close())
         await within_timeout(server.close())
-

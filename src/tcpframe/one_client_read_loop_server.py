@@ -10,7 +10,7 @@ import logging
 import typing
 
 from ._callbacks import check_connect_callback
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, make_done_future
 from .constants import (
     DEFAULT_ENCODING,
     DEFAULT_LOCALHOST,
