@@ -26,7 +26,9 @@ class OneClientReadLoopServer(OneClientServer):
 
     While a client is connected, `read_loop` calls `read_and_dispatch`,
     which subclasses implement. If it raises, the exception is logged and
-    the client is closed.
+    the client is closed. Closing the server closes the client's
+    connection first, as lsst.ts.tcpip does: a read in `read_and_dispatch`
+    sees `asyncio.IncompleteReadError` and the loop ends on its own.
 
     Parameters
     ----------
