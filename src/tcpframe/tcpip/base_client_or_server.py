@@ -163,11 +163,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         sent are unread, over every transport: over TLS the transport is
         closing by then, but those bytes are still readable.
         """
-        reader = self._reader
-        writer = self._writer
-        if reader is None or writer is None or reader.at_eof():
-            return False
-        return not writer.is_closing() or writer.closed_by_peer
+        return is_connected(self._reader, self._writer)
 
     # Life cycle.
 
@@ -566,6 +562,14 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             # E.g. the peer was still sending when we closed, or stopped
             # reading: the connection is closed all the same.
             self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
+
+
+def is_connected(reader: FrameReader | None, writer: FrameWriter | None) -> bool:
+    """Return True if the connection of ``reader`` and ``writer`` is
+    open, not at EOF and not closing (see `BaseClientOrServer.connected`)."""
+    if reader is None or writer is None or reader.at_eof():
+        return False
+    return not writer.is_closing() or writer.closed_by_peer
 
 
 def make_done_future() -> asyncio.Future[typing.Any]:

@@ -16,7 +16,7 @@ from ..constants import (
     DEFAULT_TERMINATOR,
 )
 from ._callbacks import check_connect_callback
-from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, cancel_and_wait, make_done_future
+from .base_client_or_server import BaseClientOrServer, ConnectCallbackType, make_done_future
 from .one_client_server import OneClientServer
 from .utils import current_tai
 
@@ -26,7 +26,9 @@ class OneClientReadLoopServer(OneClientServer):
 
     While a client is connected, `read_loop` calls `read_and_dispatch`,
     which subclasses implement. If it raises, the exception is logged and
-    the client is closed.
+    the client is closed. Closing the server closes the client's
+    connection first, as lsst.ts.tcpip does: a read in `read_and_dispatch`
+    sees `asyncio.IncompleteReadError` and the loop ends on its own.
 
     Parameters
     ----------
@@ -110,16 +112,21 @@ class OneClientReadLoopServer(OneClientServer):
         )
 
     async def _start_or_stop_read_loop(self, server: BaseClientOrServer) -> None:
-        # Stop the previous client's tasks first, so that they cannot
-        # close a client that connects next.
-        await self._cancel_client_tasks(cancel_read_loop_task=True)
         if self.connected:
+            # The previous client's tasks are stopped (_admit). Nothing is
+            # awaited before the user's callback, so that it sees the state
+            # reported.
             self.heartbeat_received_tai = None
             self.read_loop_task = asyncio.create_task(self.read_loop())
             if self.run_heartbeat_monitor_task:
                 self.monitor_heartbeats_task = asyncio.create_task(self.monitor_received_heartbeats())
+        else:
+            await self._cancel_client_tasks(cancel_read_loop_task=True)
         if self._user_connect_callback is not None:
             await self._user_connect_callback(self)
+
+    def _serving_tasks(self) -> list[asyncio.Future[typing.Any]]:
+        return [*super()._serving_tasks(), self.read_loop_task, self.monitor_heartbeats_task]
 
     async def read_loop(self) -> None:
         """Call `read_and_dispatch` while connected; close the client when
@@ -135,6 +142,7 @@ class OneClientReadLoopServer(OneClientServer):
             self.log.info("%s read loop ended: connection lost", self.name)
         except Exception:
             self.log.exception("%s read_and_dispatch failed; closing the client", self.name)
+        self._end_on_its_own()
         if self._reader is reader:
             await self.close_client(cancel_read_loop_task=False)
 
@@ -188,8 +196,8 @@ class OneClientReadLoopServer(OneClientServer):
 
     async def _cancel_client_tasks(self, cancel_read_loop_task: bool) -> None:
         """Stop the read loop (if asked) and heartbeat monitor, unless one
-        of them is the caller."""
+        of them is the caller or is ending on its own."""
         tasks = [self.monitor_heartbeats_task]
         if cancel_read_loop_task:
             tasks.append(self.read_loop_task)
-        await cancel_and_wait(*tasks)
+        await self._cancel_unless_ending(*tasks)

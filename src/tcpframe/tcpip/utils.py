@@ -147,14 +147,17 @@ async def set_socket_options(writer: asyncio.StreamWriter | FrameWriter) -> None
     Uses `KEEPALIVE_TIME`, `KEEPALIVE_INTERVAL` and `KEEPALIVE_PROBES`, with
     the option names of Linux (``TCP_KEEPIDLE``) or macOS
     (``TCP_KEEPALIVE``). Does nothing if the writer has no socket or its
-    socket is not TCP (e.g. a Unix domain socket). Over TLS, configures
-    the TCP socket underneath.
+    socket is not TCP (e.g. a Unix domain socket), or if the connection
+    is closing or gone (its socket may be closed already). Over TLS,
+    configures the TCP socket underneath.
 
     Parameters
     ----------
     writer : `asyncio.StreamWriter` or `FrameWriter`
         The writer whose socket to configure.
     """
+    if writer.is_closing():
+        return
     sock = writer.get_extra_info("socket")
     if sock is None or sock.family not in TCP_FAMILIES or sock.type != socket.SOCK_STREAM:
         return
