@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
-
-STD_TIMEOUT = 5
 
 
 class Sample(ctypes.Structure):
@@ -44,10 +43,6 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     if eof:
         reader.feed_eof()
     return reader
-
-
-
-
 
 
 # --- FrameReader ------------------------------------------------------------

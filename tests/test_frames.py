@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe import ChecksumFrame, ChecksumMismatchError, FrameError, LengthPrefix
 from tcpframe.checksums import crc16_modbus, sum8, xor8
-
-STD_TIMEOUT = 5
 
 # A real NMEA 0183 sentence and its checksum.
 GGA_BODY = b"GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
@@ -49,8 +48,6 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     if eof:
         reader.feed_eof()
     return reader
-
-
 
 
 # --- LengthPrefix -----------------------------------------------------------
@@ -257,8 +254,6 @@ async def test_frame_error_is_raised_once_the_prefix_arrives_without_waiting_for
         await asyncio.wait_for(read, STD_TIMEOUT)
 
 
-
-
 # --- FrameReader: checksummed frames ------------------------------------------
 
 
@@ -419,8 +414,6 @@ async def test_client_and_server_exchange_frames(connect_pair: typing.Callable) 
     await server.write_checksummed(b"0101WatchDog", CHILLER)
     assert await asyncio.wait_for(client.read_frame(), STD_TIMEOUT) == np.array([1.5], "<f8").tobytes()
     assert await asyncio.wait_for(client.read_checksummed(CHILLER), STD_TIMEOUT) == b"0101WatchDog"
-
-
 
 
 async def test_reads_of_buffered_frames_complete_without_yielding(

@@ -32,7 +32,8 @@ import psutil
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from conftest import STD_TIMEOUT
+from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer
 from tcpframe.stream.reader import DEFAULT_HIGH_WATER
 from tcpframe.stream.writer import FLUSH_SIZE

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe import LengthPrefix
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class Sample(ctypes.Structure):

@@ -21,12 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe.stream.protocol import FrameProtocol
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class TelemetryStruct(ctypes.Structure):
@@ -448,10 +447,6 @@ async def test_read_into_and_write_from_move_ctypes_structs(
 
 
 # --- tcpframe's hot path ---------------------------------------------------
-
-
-
-
 
 
 @pytest.fixture
