@@ -6,6 +6,7 @@ __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 
 import asyncio
 import typing
+from collections.abc import Callable
 
 from .._kernels import frames, receive_buffer, structs
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
@@ -329,12 +330,21 @@ class FrameReader(TelemetryReads):
             return self._separated.take_line(separator, encoding)
         return None
 
-    async def read_line(self, separator: bytes = b"\n", encoding: str = "utf-8") -> str:
+    async def read_line(self, separator: bytes = b"\n", encoding: str | Callable[[], str] = "utf-8") -> str:
         """Read through the next ``separator``; return the line decoded
         (strict) and without it.
 
         As `readuntil` followed by a decode, with no intermediate `bytes`
         (a client's `~tcpframe.Client.read_str`).
+
+        Parameters
+        ----------
+        separator : `bytes`, optional
+            The line's end.
+        encoding : `str` or callable, optional
+            The encoding, or a function that returns it, called when the
+            line is taken: a client decodes each line with the encoding
+            in force when it came, which may change while a read waits.
 
         Raises
         ------
@@ -348,11 +358,13 @@ class FrameReader(TelemetryReads):
         LookupError
             If ``encoding`` is no known codec.
         """
-        line = self.try_read_line(separator, encoding)
+        line = self.try_read_line(separator, encoding if isinstance(encoding, str) else encoding())
         while line is None:
             await self._wait_for("read_line", 0, separator)
             try:
-                line = self._buffer.take_line(separator, self._limit, encoding)
+                line = self._buffer.take_line(
+                    separator, self._limit, encoding if isinstance(encoding, str) else encoding()
+                )
             finally:
                 self._took()
             if line is None and self._eof:

@@ -301,8 +301,10 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     async def read_str(self) -> str:
         """Read a line ending in `terminator`; return it decoded, stripped.
 
-        The line is split and decoded with the `terminator` and `encoding`
-        in force when the read is called.
+        The line ends in the `terminator` of when the read is called, and
+        is decoded with the `encoding` of when it is taken, as
+        lsst.ts.tcpip does: a server's read loop may be waiting while the
+        encoding is changed.
 
         Raises
         ------
@@ -316,11 +318,10 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             If the line cannot be decoded (strict); it has been consumed.
         """
         terminator = self._terminator
-        encoding = self._encoding
         reader = self._reader
-        if reader is not None and (text := reader.try_read_line(terminator, encoding)) is not None:
+        if reader is not None and (text := reader.try_read_line(terminator, self._encoding)) is not None:
             return text
-        return await self._read_checked(lambda reader: reader.read_line(terminator, encoding))
+        return await self._read_checked(lambda reader: reader.read_line(terminator, lambda: self._encoding))
 
     async def read_json(self) -> typing.Any:
         """Read a line as `read_str` does and decode it as JSON, with
