@@ -198,7 +198,7 @@ async def test_try_read_frame_returns_none_and_consumes_nothing_until_the_frame_
     assert reader.try_read_frame() is None
     reader.feed_data(b"\x00\x03ab")
     assert reader.try_read_frame() is None
-    assert len(reader._buffer) == 6
+    assert reader.buffered == 6
     reader.feed_data(b"c")
     assert reader.try_read_frame() == b"abc"
 
@@ -242,7 +242,7 @@ async def test_oversize_or_undersize_frame_raises_frame_error_and_leaves_the_pre
         with pytest.raises(FrameError, match=match) as caught:
             await reader.read_frame(prefix)
         assert caught.value.frame is None
-    assert reader._buffer.peek(100) == header + b"rest"
+    assert await reader.readexactly(reader.buffered) == header + b"rest"
 
 
 async def test_frame_error_is_raised_once_the_prefix_arrives_without_waiting_for_the_payload() -> None:
@@ -337,7 +337,7 @@ async def test_checksummed_frame_longer_than_the_limit_raises_limit_overrun_and_
     reader.feed_data(tcpframe.NMEA.encode(b"x" * 30))
     with pytest.raises(asyncio.LimitOverrunError):
         await reader.read_checksummed()
-    assert len(reader._buffer) == 36
+    assert reader.buffered == 36
 
 
 async def test_read_checksummed_cut_short_by_eof_raises_incomplete_read_error() -> None:
@@ -422,7 +422,7 @@ async def test_reads_of_buffered_frames_complete_without_yielding(
     server, client = await connect_pair()
     await client.write_frame(b"frame")
     await client.write_checksummed(GGA_BODY)
-    await until(lambda: len(server.reader._buffer) == 9 + len(GGA_SENTENCE))
+    await until(lambda: server.reader.buffered == 9 + len(GGA_SENTENCE))
     assert run_without_suspending(server.read_frame()) == b"frame"
     assert run_without_suspending(server.read_checksummed()) == GGA_BODY
     reader = fed_reader(b"\x00\x00\x00\x01x", GGA_SENTENCE)
