@@ -18,8 +18,7 @@ import socket
 import ssl
 import struct
 
-# Longest a hardening test waits for anything (s).
-STD_TIMEOUT = 5
+from conftest import STD_TIMEOUT
 
 LOCALHOST = "127.0.0.1"
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
-
-STD_TIMEOUT = 5
 
 
 class Sample(ctypes.Structure):
@@ -44,10 +43,6 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     if eof:
         reader.feed_eof()
     return reader
-
-
-
-
 
 
 # --- FrameReader ------------------------------------------------------------
@@ -122,7 +117,7 @@ async def test_read_many_into_rejects_what_it_cannot_fill(records: typing.Any, c
     reader = fed_reader(bytes(1000))
     with pytest.raises(error):
         await reader.read_many_into(records, count)
-    assert len(reader._buffer) == 1000
+    assert reader.buffered == 1000
 
 
 async def test_read_many_into_accepts_a_two_dimensional_array_by_rows() -> None:
@@ -164,7 +159,7 @@ async def test_read_records_rejects_bad_record_types_and_counts(
     reader = fed_reader(bytes(100))
     with pytest.raises(error):
         await reader.read_records(record_type, count)
-    assert len(reader._buffer) == 100
+    assert reader.buffered == 100
 
 
 # --- Over loopback: writing whole arrays ---------------------------------------
@@ -255,7 +250,7 @@ async def test_client_read_many_into_of_buffered_records_does_not_suspend(
     server, client = await connect_pair()
     sent = make_samples(50)
     await server.write_records(sent)
-    await until(lambda: len(client.reader._buffer) >= sent.nbytes)
+    await until(lambda: client.reader.buffered >= sent.nbytes)
     records = np.zeros(50, SAMPLE_DTYPE)
     run_without_suspending(client.read_many_into(records))
     np.testing.assert_array_equal(records, sent)

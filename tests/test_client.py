@@ -18,10 +18,9 @@ from collections.abc import Iterator
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class TelemetryStruct(ctypes.Structure):

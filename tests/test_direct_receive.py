@@ -149,7 +149,7 @@ async def test_a_cancelled_direct_read_loses_nothing_and_the_next_read_gets_ever
     with pytest.raises(asyncio.CancelledError):
         await read
     # The bytes received so far went back to the reader.
-    await until(lambda: len(client.reader._buffer) == half)
+    await until(lambda: client.reader.buffered == half)
     # A task: over a Unix socket the write waits in drain until the client reads.
     write = asyncio.create_task(server.write(sent.tobytes()[half:] + b"after\r\n"))
     again = np.zeros_like(sent)
@@ -214,7 +214,7 @@ async def test_a_direct_read_after_the_reader_paused_takes_what_is_buffered_then
     sent = records(16384)  # 4 MiB: more than the high-water mark
     write = asyncio.create_task(server.write_records(sent))
     await until(lambda: client.reader._paused)
-    buffered = len(client.reader._buffer)
+    buffered = client.reader.buffered
     assert buffered > DEFAULT_HIGH_WATER
     target = np.zeros_like(sent)
     log.watch(target)

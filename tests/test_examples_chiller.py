@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe.examples import ChecksumError, ChillerClient, MockChiller
 from tcpframe.examples.mock_chiller import ReplyStatus
 
 # The systems must work on uvloop too, when it is installed.
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 DEVICE_ID = "01"
 
 log = logging.getLogger("test_examples_chiller")

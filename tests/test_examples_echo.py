@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe.examples import EchoServer
 
 # The systems must work on uvloop too, when it is installed.
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 
 log = logging.getLogger("test_examples_echo")
 

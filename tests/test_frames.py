@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe import ChecksumFrame, ChecksumMismatchError, FrameError, LengthPrefix
 from tcpframe.checksums import crc16_modbus, sum8, xor8
-
-STD_TIMEOUT = 5
 
 # A real NMEA 0183 sentence and its checksum.
 GGA_BODY = b"GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
@@ -49,8 +48,6 @@ def fed_reader(*chunks: bytes, eof: bool = False) -> tcpframe.FrameReader:
     if eof:
         reader.feed_eof()
     return reader
-
-
 
 
 # --- LengthPrefix -----------------------------------------------------------
@@ -201,7 +198,7 @@ async def test_try_read_frame_returns_none_and_consumes_nothing_until_the_frame_
     assert reader.try_read_frame() is None
     reader.feed_data(b"\x00\x03ab")
     assert reader.try_read_frame() is None
-    assert len(reader._buffer) == 6
+    assert reader.buffered == 6
     reader.feed_data(b"c")
     assert reader.try_read_frame() == b"abc"
 
@@ -245,7 +242,7 @@ async def test_oversize_or_undersize_frame_raises_frame_error_and_leaves_the_pre
         with pytest.raises(FrameError, match=match) as caught:
             await reader.read_frame(prefix)
         assert caught.value.frame is None
-    assert reader._buffer.peek(100) == header + b"rest"
+    assert await reader.readexactly(reader.buffered) == header + b"rest"
 
 
 async def test_frame_error_is_raised_once_the_prefix_arrives_without_waiting_for_the_payload() -> None:
@@ -255,8 +252,6 @@ async def test_frame_error_is_raised_once_the_prefix_arrives_without_waiting_for
     reader.feed_data(b"\x00\x00\x10\x00")
     with pytest.raises(FrameError):
         await asyncio.wait_for(read, STD_TIMEOUT)
-
-
 
 
 # --- FrameReader: checksummed frames ------------------------------------------
@@ -342,7 +337,7 @@ async def test_checksummed_frame_longer_than_the_limit_raises_limit_overrun_and_
     reader.feed_data(tcpframe.NMEA.encode(b"x" * 30))
     with pytest.raises(asyncio.LimitOverrunError):
         await reader.read_checksummed()
-    assert len(reader._buffer) == 36
+    assert reader.buffered == 36
 
 
 async def test_read_checksummed_cut_short_by_eof_raises_incomplete_read_error() -> None:
@@ -421,15 +416,13 @@ async def test_client_and_server_exchange_frames(connect_pair: typing.Callable) 
     assert await asyncio.wait_for(client.read_checksummed(CHILLER), STD_TIMEOUT) == b"0101WatchDog"
 
 
-
-
 async def test_reads_of_buffered_frames_complete_without_yielding(
     connect_pair: typing.Callable, until: typing.Callable
 ) -> None:
     server, client = await connect_pair()
     await client.write_frame(b"frame")
     await client.write_checksummed(GGA_BODY)
-    await until(lambda: len(server.reader._buffer) == 9 + len(GGA_SENTENCE))
+    await until(lambda: server.reader.buffered == 9 + len(GGA_SENTENCE))
     assert run_without_suspending(server.read_frame()) == b"frame"
     assert run_without_suspending(server.read_checksummed()) == GGA_BODY
     reader = fed_reader(b"\x00\x00\x00\x01x", GGA_SENTENCE)

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe import LengthPrefix
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class Sample(ctypes.Structure):
@@ -207,7 +206,7 @@ async def test_server_iteration_raises_when_the_peer_resets_the_connection(
             await asyncio.wait_for(server.connected_task, STD_TIMEOUT)
             peer.sendall(b"$A*41\r\n")
             # Received before the reset, which would discard it otherwise.
-            await until(lambda: len(server.reader._buffer) == 7)
+            await until(lambda: server.reader.buffered == 7)
             peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         iterator = server.iter_checksummed()
         assert await asyncio.wait_for(anext(iterator), STD_TIMEOUT) == b"A"

@@ -24,12 +24,12 @@ import orjson
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe.json_codecs import UTF8_NAMES
 from transports import Transport
 
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 CODEC_NAMES = ["json", "orjson"]
 CODEC_CLASSES = {"json": tcpframe.StdlibJsonCodec, "orjson": tcpframe.OrjsonCodec}
 

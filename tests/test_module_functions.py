@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class TelemetryStruct(ctypes.Structure):

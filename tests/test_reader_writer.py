@@ -21,12 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from coroutine_steps import count_suspensions, run_without_suspending
 from tcpframe.stream.protocol import FrameProtocol
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 class TelemetryStruct(ctypes.Structure):
@@ -49,11 +48,16 @@ def struct_fields(data: TelemetryStruct) -> tuple:
 async def wait_until_buffered(reader: typing.Any, nbytes: int) -> None:
     """Wait until ``reader`` holds at least ``nbytes`` unread bytes.
 
-    Uses the ``_buffer`` attribute, which asyncio.StreamReader and
-    FrameReader both have, so that a test can read from a known state.
+    Uses `tcpframe.FrameReader.buffered`, or asyncio.StreamReader's
+    private ``_buffer`` (it has no public count), so that a test can read
+    from a known state.
     """
+
+    def buffered() -> int:
+        return reader.buffered if isinstance(reader, tcpframe.FrameReader) else len(reader._buffer)
+
     async with asyncio.timeout(STD_TIMEOUT):
-        while len(reader._buffer) < nbytes:
+        while buffered() < nbytes:
             await asyncio.sleep(0.001)
 
 
@@ -450,10 +454,6 @@ async def test_read_into_and_write_from_move_ctypes_structs(
 # --- tcpframe's hot path ---------------------------------------------------
 
 
-
-
-
-
 @pytest.fixture
 def received_chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of the chunks every FrameProtocol receives, in order."""
@@ -545,16 +545,16 @@ async def test_receiving_pauses_above_the_high_water_mark_and_resumes_below_the_
     buffer_updated = FrameProtocol.buffer_updated
 
     def recording_pause(self: FrameProtocol) -> bool:
-        events.append(("pause", len(self.reader._buffer)))
+        events.append(("pause", self.reader.buffered))
         return pause_receiving(self)
 
     def recording_resume(self: FrameProtocol) -> None:
-        events.append(("resume", len(self.reader._buffer)))
+        events.append(("resume", self.reader.buffered))
         resume_receiving(self)
 
     def recording_buffer_updated(self: FrameProtocol, nbytes: int) -> None:
         buffer_updated(self, nbytes)
-        max_buffered[0] = max(max_buffered[0], len(self.reader._buffer))
+        max_buffered[0] = max(max_buffered[0], self.reader.buffered)
 
     monkeypatch.setattr(FrameProtocol, "pause_receiving", recording_pause)
     monkeypatch.setattr(FrameProtocol, "resume_receiving", recording_resume)
@@ -571,7 +571,7 @@ async def test_receiving_pauses_above_the_high_water_mark_and_resumes_below_the_
             await asyncio.sleep(0.001)
     assert not pair.server_writer.transport.is_reading()
     await asyncio.sleep(0.05)  # the sender keeps pushing; nothing is received
-    assert high_water < len(reader._buffer) <= high_water + 2**20
+    assert high_water < reader.buffered <= high_water + 2**20
 
     received = bytearray()
     was_resumed_while_reading = False

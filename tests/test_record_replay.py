@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, header_file
 from seed_servers import socket_server
 from tcpframe.examples import (
@@ -27,7 +28,6 @@ from tcpframe.recording import Direction, RecordingError, RecordingReader, Recor
 
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 HOST = tcpframe.LOCALHOST_IPV4
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
 

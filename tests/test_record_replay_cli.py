@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from crafted_recordings import BAD_HEADERS, HEADER_OFFSET, header_file
 from seed_servers import socket_server
 from tcpframe.examples import ChillerClient, MockChiller, TelemetryProducer
 from tcpframe.recording import Direction, RecordingReader, RecordingWriter, RecordKind
 
-STD_TIMEOUT = 5
 # A subprocess starts (imports tcpframe, numpy) in well under this.
 START_TIMEOUT = 20
 HOST = tcpframe.LOCALHOST_IPV4

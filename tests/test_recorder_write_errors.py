@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 
-STD_TIMEOUT = 5
 # A subprocess starts (imports tcpframe, numpy) in well under this.
 START_TIMEOUT = 20
 HOST = tcpframe.LOCALHOST_IPV4

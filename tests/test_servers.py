@@ -16,10 +16,9 @@ import typing
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 
 pytestmark = pytest.mark.all_event_loops
-
-STD_TIMEOUT = 5
 
 
 async def within_timeout(awaitable: typing.Awaitable) -> typing.Any:

@@ -12,6 +12,7 @@ import typing
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from tcpframe.examples import (
     TelemetryHeader,
     TelemetryPayload,
@@ -22,7 +23,6 @@ from tcpframe.examples import (
 
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 REPORT = re.compile(r"\d+\.\d s: +(\d+\.\d) samples/s, latency mean +\d+\.\d+ ms max +\d+\.\d+ ms, (\d+) lost")
 
 

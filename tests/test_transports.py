@@ -180,7 +180,7 @@ async def test_a_fast_sender_against_a_reader_that_does_not_read_stays_bounded_a
     most_buffered = 0
     for _ in range(300):  # 0.3 s in which the server reads nothing
         await asyncio.sleep(0.001)
-        most_buffered = max(most_buffered, len(server.reader._buffer))
+        most_buffered = max(most_buffered, server.reader.buffered)
     assert not write_task.done(), "the sender was not held back"
     assert DEFAULT_HIGH_WATER <= most_buffered <= DEFAULT_HIGH_WATER + transport.most_one_receive
     write_task.cancel()
@@ -226,7 +226,7 @@ async def test_a_read_started_after_data_woke_another_read_is_not_left_waiting(p
     await asyncio.sleep(0.01)
     await server.write(b"abc")
     async with asyncio.timeout(STD_TIMEOUT):
-        while len(client.reader._buffer) < 3:
+        while client.reader.buffered < 3:
             await asyncio.sleep(0)
     assert not first.done()  # woken by its bytes, not run yet
     later = asyncio.create_task(server.write(b"defg"))

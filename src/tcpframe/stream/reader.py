@@ -6,12 +6,13 @@ __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 
 import asyncio
 import typing
+from collections.abc import Callable
 
 from .._kernels import frames, receive_buffer, structs
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .connection import ConnectionState
-from .iteration import ReadIterator, struct_reader
-from .records import new_records, records_view
+from .iteration import ReadIterator
+from .telemetry_reads import TelemetryReads
 
 # Same default line limit as asyncio streams.
 DEFAULT_LIMIT = 2**16
@@ -39,19 +40,19 @@ class ReceiveFlow(typing.Protocol):
         """Send what the connection's writer holds: a read is about to wait."""
 
 
-class FrameReader:
+class FrameReader(TelemetryReads):
     """Read bytes, lines and structs from one connection.
 
     Offers the reading API of `asyncio.StreamReader` with the same
-    semantics, limits and exceptions, plus `read_into`, batch struct reads
+    semantics, limits and exceptions, plus `read_into`, decoded lines
+    (`read_line`), batch struct reads
     (`read_many_into`, `read_records`), length-prefixed and checksummed
     frames (`read_frame`, `read_checksummed`) and asynchronous iteration
     over lines, structs and frames (`iter_lines`, ...).
 
     Each read has two halves. ``try_<read>`` (`try_read_into`,
     `try_readexactly`, `try_readuntil`, `try_read_frame`,
-    `try_read_checksummed`, and `try_read_line` for a client's
-    ``read_str``) takes the message now if it
+    `try_read_checksummed`, `try_read_line`) takes the message now if it
     is buffered and the connection is usable (no error, not closing), and
     otherwise returns None (False for `try_read_into`) and consumes
     nothing; it never waits and never raises for the connection's state,
@@ -60,9 +61,10 @@ class FrameReader:
     `asyncio.StreamReader` rules: woken once, when what it needs has
     arrived or the connection ended. Clients and servers call the
     ``try_`` half themselves, so that a buffered message costs one call:
-    while the connection is usable, `try_read_into`, `try_readexactly`,
-    `try_readuntil` and `try_read_line` are the compiled kernels' (or the
-    twins') own methods, rebound whenever the connection's state changes.
+    while the connection is usable, the four hottest takes
+    (`try_read_into`, `try_readexactly`, `try_readuntil`, `try_read_line`)
+    are shadowed on the instance by the kernels' own bound methods, which
+    behave as the methods of the class do then (see ``_route_takes``).
 
     A read that fills a caller's buffer (`read_into`, `read_many_into`,
     `read_records`) and lacks at least `DIRECT_RECEIVE_MIN` bytes moves
@@ -88,23 +90,6 @@ class FrameReader:
     flow : `ReceiveFlow`, optional
         The protocol that feeds this reader; None for one fed by hand.
 
-    Attributes
-    ----------
-    try_read_into : callable
-        ``try_read_into(struct)`` fills ``struct`` and returns True if
-        enough bytes are buffered, else returns False (`read_into`).
-    try_readexactly : callable
-        ``try_readexactly(n)`` returns ``n`` bytes, or None (`readexactly`).
-    try_readuntil : callable
-        ``try_readuntil(separator)`` returns the bytes through
-        ``separator``, or None; raises `asyncio.LimitOverrunError` as
-        `readuntil` (nothing is consumed).
-    try_read_line : callable
-        ``try_read_line(separator, encoding)`` returns the next line
-        through ``separator``, decoded (strict) and without it, or None:
-        `readuntil` and a decode in one step, with no intermediate
-        `bytes`, for a client's ``read_str``. Raises as ``try_readuntil``,
-        or `UnicodeDecodeError` (the line is consumed).
     """
 
     def __init__(
@@ -153,6 +138,11 @@ class FrameReader:
     def limit(self) -> int:
         """Maximum length of a line or separated chunk."""
         return self._limit
+
+    @property
+    def buffered(self) -> int:
+        """Number of bytes received and not yet read."""
+        return len(self._buffer)
 
     @property
     def _eof(self) -> bool:
@@ -237,6 +227,19 @@ class FrameReader:
         self._took()
         return data
 
+    def try_readexactly(self, n: int) -> bytes | None:
+        """`readexactly` if ``n`` bytes are buffered and the connection is
+        usable, else None (nothing is consumed).
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is negative.
+        """
+        if self._usable:
+            return self._buffer.take_exactly(n)
+        return None
+
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes.
 
@@ -255,6 +258,19 @@ class FrameReader:
                 raise asyncio.IncompleteReadError(self._buffer.take(), n)
         self._took()
         return data
+
+    def try_readuntil(self, separator: bytes) -> bytes | None:
+        """`readuntil` if ``separator`` is buffered and the connection is
+        usable, else None (nothing is consumed).
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `readuntil`; nothing is consumed.
+        """
+        if self._usable:
+            return self._separated.take_until(separator)
+        return None
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Read through the first ``separator``; return it included.
@@ -297,6 +313,80 @@ class FrameReader:
             self._took()
             raise ValueError(e.args[0]) from None
 
+    def try_read_line(self, separator: bytes, encoding: str) -> str | None:
+        """`read_line` if a whole line is buffered and the connection is
+        usable, else None (nothing is consumed).
+
+        `readuntil` and a decode in one step, with no intermediate `bytes`.
+
+        Raises
+        ------
+        asyncio.LimitOverrunError
+            As `readuntil`; nothing is consumed.
+        UnicodeDecodeError
+            If the line is not valid in ``encoding``; the line is consumed.
+        """
+        if self._usable:
+            return self._separated.take_line(separator, encoding)
+        return None
+
+    async def read_line(self, separator: bytes = b"\n", encoding: str | Callable[[], str] = "utf-8") -> str:
+        """Read through the next ``separator``; return the line decoded
+        (strict) and without it.
+
+        As `readuntil` followed by a decode, with no intermediate `bytes`
+        (a client's `~tcpframe.Client.read_str`).
+
+        Parameters
+        ----------
+        separator : `bytes`, optional
+            The line's end.
+        encoding : `str` or callable, optional
+            The encoding, or a function that returns it, called when the
+            line is taken: a client decodes each line with the encoding
+            in force when it came, which may change while a read waits.
+
+        Raises
+        ------
+        asyncio.IncompleteReadError
+            If EOF comes first; ``partial`` holds all unread bytes.
+        asyncio.LimitOverrunError
+            If the separator is not within `limit` bytes; the bytes stay
+            buffered and can be read again.
+        UnicodeDecodeError
+            If the line is not valid in ``encoding``; the line is consumed.
+        LookupError
+            If ``encoding`` is no known codec.
+        """
+        line = self.try_read_line(separator, encoding if isinstance(encoding, str) else encoding())
+        while line is None:
+            await self._wait_for("read_line", 0, separator)
+            try:
+                line = self._buffer.take_line(
+                    separator, self._limit, encoding if isinstance(encoding, str) else encoding()
+                )
+            finally:
+                self._took()
+            if line is None and self._eof:
+                raise asyncio.IncompleteReadError(self._buffer.take(), None)
+        return line
+
+    def try_read_into(self, struct: typing.Any) -> bool:
+        """`read_into` if enough bytes are buffered and the connection is
+        usable: fill ``struct`` and return True; else return False (nothing
+        is consumed).
+
+        Raises
+        ------
+        TypeError
+            If ``struct`` is not a writable buffer.
+        ValueError
+            If ``struct`` is not C-contiguous.
+        """
+        if self._usable:
+            return self._buffer.copy_into(struct)
+        return False
+
     async def read_into(self, struct: typing.Any) -> None:
         """Fill ``struct`` with the next bytes: all of it or nothing.
 
@@ -331,53 +421,8 @@ class FrameReader:
                     return
                 await self._wait_for("read_into", nbytes)
 
-    # Batch structs, frames and iteration: beyond asyncio.StreamReader.
-
-    async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
-        """Fill the first ``count`` records of an array: all of them or none.
-
-        As `read_into` of those records: one copy from the receive buffer,
-        or none if the transport receives straight into them.
-
-        Parameters
-        ----------
-        records : writable C-contiguous array
-            A numpy structured array, a ctypes array of `ctypes.Structure`,
-            ...; its first dimension counts the records.
-        count : `int` or None, optional
-            How many records to read; None for ``len(records)``.
-
-        Raises
-        ------
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        TypeError
-            If ``records`` is not a writable array.
-        ValueError
-            If ``records`` is not C-contiguous or ``count`` is out of range.
-        """
-        with records_view(records, count) as target:
-            await self.read_into(target)
-
-    async def read_records(self, record_type: typing.Any, count: int) -> typing.Any:
-        """Read ``count`` records into a new array and return it.
-
-        Parameters
-        ----------
-        record_type : `ctypes.Structure` subclass or numpy dtype
-            A ctypes type gives a ctypes array, anything else is passed to
-            `numpy.dtype` and gives a numpy array.
-        count : `int`
-            Number of records.
-
-        Raises
-        ------
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        """
-        records = new_records(record_type, count)
-        await self.read_into(records)
-        return records
+    # Frames and iteration: beyond asyncio.StreamReader (batch structs
+    # and the other iterators are TelemetryReads').
 
     def try_read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes | None:
         """`read_frame` if the whole frame is buffered, else None.
@@ -487,39 +532,9 @@ class FrameReader:
         """
         return ReadIterator(lambda: self.readuntil(separator))
 
-    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
-        """Iterate asynchronously over structs read from the stream.
-
-        Parameters
-        ----------
-        struct : `ctypes.Structure` subclass, or a writable buffer
-            Given a type, each step returns a new instance of it. Given an
-            instance (a struct, a numpy array of records, ...), each step
-            fills it again and returns it: no allocation, but the previous
-            contents are overwritten.
-
-        The iteration ends at EOF; a struct cut short by EOF raises
-        `asyncio.IncompleteReadError`.
-        """
-        return ReadIterator(struct_reader(self.read_into, struct))
-
-    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the payloads of length-prefixed frames.
-
-        As repeated `read_frame` calls; the iteration ends at EOF, and a
-        frame cut short by EOF raises `asyncio.IncompleteReadError`.
-        """
-        return ReadIterator(lambda: self.read_frame(prefix))
-
-    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the bodies of checksummed frames.
-
-        As repeated `read_checksummed` calls; a bad frame raises and is
-        consumed, so iterating again continues with the next frame. The
-        iteration ends at EOF; a frame cut short by EOF raises
-        `asyncio.IncompleteReadError`.
-        """
-        return ReadIterator(lambda: self.read_checksummed(framing))
+    def _ended_cleanly(self) -> bool:
+        """True if the peer closed without an error and every byte was read."""
+        return self.at_eof() and self.exception() is None
 
     def __aiter__(self) -> FrameReader:
         return self
@@ -631,17 +646,25 @@ class FrameReader:
             self._wake_waiter()
 
     def _route_takes(self) -> None:
-        """Point the hottest ``try_`` takes at the kernels while the
-        connection is usable, else at takes that take nothing."""
+        """Shadow the four hottest ``try_`` takes with the kernels' bound
+        methods while the connection is usable; remove the shadows when it
+        is not.
+
+        The fast path of a buffered read. The methods of the class are the
+        definitions; while the connection is usable each shadow does what
+        its method does then (take from the buffer, within `limit`), with
+        one call less. When it is not usable the shadows are deleted, so
+        the class's methods answer (and take nothing).
+        """
+        attributes = vars(self)
         if self._usable:
-            self.try_read_into: typing.Callable[[typing.Any], bool] = self._buffer.copy_into
-            self.try_readexactly: typing.Callable[[int], bytes | None] = self._buffer.take_exactly
-            self.try_readuntil: typing.Callable[[bytes], bytes | None] = self._separated.take_until
-            self.try_read_line: typing.Callable[[bytes, str], str | None] = self._separated.take_line
+            attributes["try_read_into"] = self._buffer.copy_into
+            attributes["try_readexactly"] = self._buffer.take_exactly
+            attributes["try_readuntil"] = self._separated.take_until
+            attributes["try_read_line"] = self._separated.take_line
         else:
-            self.try_read_into = _nothing_filled
-            self.try_readexactly = self.try_readuntil = _nothing_taken
-            self.try_read_line = _nothing_taken
+            for name in _SHADOWED_TAKES:
+                attributes.pop(name, None)
 
     def _wake_waiter(self) -> None:
         waiter = self._take_waiter()
@@ -678,12 +701,5 @@ class FrameReader:
             self._flow.resume_receiving()
 
 
-def _nothing_filled(struct: typing.Any) -> bool:
-    """`FrameReader.try_read_into` of a reader that is not usable."""
-    return False
-
-
-def _nothing_taken(*args: typing.Any) -> None:
-    """`FrameReader.try_readexactly`, `~FrameReader.try_readuntil` or
-    `~FrameReader.try_read_line` of a reader that is not usable."""
-    return None
+# The takes that _route_takes shadows on a usable reader.
+_SHADOWED_TAKES = ("try_read_into", "try_readexactly", "try_readuntil", "try_read_line")

@@ -96,6 +96,13 @@ class FrameWriter:
         """The underlying transport."""
         return self._transport
 
+    @property
+    def pending(self) -> int:
+        """Number of bytes written and not yet handed to the transport (see
+        `FLUSH_SIZE`); the transport's own buffer is
+        ``transport.get_write_buffer_size()``."""
+        return len(self._pending)
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` to be sent.
 

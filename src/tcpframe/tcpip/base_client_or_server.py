@@ -297,6 +297,11 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     async def read_str(self) -> str:
         """Read a line ending in `terminator`; return it decoded, stripped.
 
+        The line ends in the `terminator` of when the read is called, and
+        is decoded with the `encoding` of when it is taken, as
+        lsst.ts.tcpip does: a server's read loop may be waiting while the
+        encoding is changed.
+
         Raises
         ------
         ConnectionError
@@ -308,14 +313,11 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         UnicodeError
             If the line cannot be decoded (strict); it has been consumed.
         """
-        reader = self._reader
-        if reader is not None and (text := reader.try_read_line(self._terminator, self._encoding)) is not None:
-            return text
         terminator = self._terminator
-        line = await self._read_checked(lambda reader: reader.readuntil(terminator))
-        # Decoded with the encoding of when the line came, as lsst.ts.tcpip
-        # does: a server's read loop may be waiting while it is changed.
-        return line[: -len(terminator)].decode(self._encoding)
+        reader = self._reader
+        if reader is not None and (text := reader.try_read_line(terminator, self._encoding)) is not None:
+            return text
+        return await self._read_checked(lambda reader: reader.read_line(terminator, lambda: self._encoding))
 
     async def read_json(self) -> typing.Any:
         """Read a line as `read_str` does and decode it as JSON, with
@@ -395,9 +397,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
+        writer = self._ready_writer() or await self._connected_writer()
         writer.write(data)
         if not writer.ready:
             await self._drain(writer)
@@ -421,9 +421,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         ConnectionError
             If not connected, or the connection is lost while writing.
         """
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
+        writer = self._ready_writer() or await self._connected_writer()
         writer.write_structs(structs)
         if not writer.ready:
             await self._drain(writer)
@@ -439,9 +437,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             If ``line`` cannot be encoded.
         """
         data = line.encode(self._encoding) + self._terminator
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
+        writer = self._ready_writer() or await self._connected_writer()
         writer.write(data)
         if not writer.ready:
             await self._drain(writer)
@@ -490,10 +486,12 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     # Helpers.
 
     # Each read method first tries its reader's try_<read>, which takes a
-    # buffered message when the connection is usable; write, write_from
-    # and write_str write at once while writer.ready (the checks and drain
-    # they skip then are inline, as a helper's coroutine would cost them
-    # a tenth of their time). Otherwise they go through these.
+    # buffered message when the connection is usable, then waits with the
+    # reader's read through _read_checked. Each write asks _ready_writer
+    # first and writes at once while the writer is ready, else after
+    # _connected_writer's checks; it drains only if the writer is no
+    # longer ready. (The writes do not share one coroutine helper: its
+    # call would cost them a tenth of their time.)
 
     async def _read_checked(
         self, read: Callable[[FrameReader], Awaitable[T]], close_at_eof: bool = False
@@ -520,12 +518,19 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     async def _write_checked(self, write: Callable[[FrameWriter], None]) -> None:
         """Call ``write(writer)``, with the `connected` check and `drain`
         when the writer is not `FrameWriter.ready`."""
-        writer = self._writer
-        if writer is None or not writer.ready:
-            writer = await self._connected_writer()
+        writer = self._ready_writer() or await self._connected_writer()
         write(writer)
         if not writer.ready:
             await self._drain(writer)
+
+    def _ready_writer(self) -> FrameWriter | None:
+        """Return the writer if it is `FrameWriter.ready` (connected, not
+        closing, not paused: a write needs no check and no drain), else
+        None."""
+        writer = self._writer
+        if writer is not None and writer.ready:
+            return writer
+        return None
 
     async def _connected_writer(self) -> FrameWriter:
         """Return the writer after the full `connected` check."""

@@ -7,20 +7,21 @@ __all__ = ["TelemetryMethods"]
 
 import typing
 
-from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
-from ..stream.iteration import ReadIterator, struct_reader
-from ..stream.records import new_records, records_view
+from ..stream.iteration import ReadIterator
+from ..stream.telemetry_reads import TelemetryReads
 
 if typing.TYPE_CHECKING:
     from ..stream.reader import FrameReader
 
 
-class TelemetryMethods:
+class TelemetryMethods(TelemetryReads):
     """Telemetry methods of `BaseClientOrServer`, which mixes this in.
 
     They are written on the host's public API alone: `read_into`,
     `read_str`, `read_json`, `read_frame`, `read_checksummed`,
-    `write_from` and `reader`.
+    `write_from` and `reader`. The batch struct reads and the iterators
+    over structs and frames are `FrameReader`'s too (`TelemetryReads`);
+    the lines and JSON iterators here give `str` lines, as `read_str`.
     """
 
     if typing.TYPE_CHECKING:
@@ -29,65 +30,11 @@ class TelemetryMethods:
         @property
         def reader(self) -> FrameReader | None: ...
 
-        async def read_into(self, struct: typing.Any) -> None: ...
-
         async def read_str(self) -> str: ...
 
         async def read_json(self) -> typing.Any: ...
 
-        async def read_frame(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> bytes: ...
-
-        async def read_checksummed(self, framing: ChecksumFrame = NMEA) -> bytes: ...
-
         async def write_from(self, *structs: typing.Any) -> None: ...
-
-    async def read_many_into(self, records: typing.Any, count: int | None = None) -> None:
-        """Fill the first ``count`` records of an array (all if None): all
-        of them or none, in one copy from the receive buffer.
-
-        Parameters
-        ----------
-        records : writable C-contiguous array
-            A numpy structured array, a ctypes array of `ctypes.Structure`,
-            ...; its first dimension counts the records.
-        count : `int` or None, optional
-            How many records to read; None for ``len(records)``.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        TypeError
-            If ``records`` is not a writable array.
-        ValueError
-            If ``records`` is not C-contiguous or ``count`` is out of range.
-        """
-        with records_view(records, count) as target:
-            await self.read_into(target)
-
-    async def read_records(self, record_type: typing.Any, count: int) -> typing.Any:
-        """Read ``count`` records into a new array and return it.
-
-        Parameters
-        ----------
-        record_type : `ctypes.Structure` subclass or numpy dtype
-            A ctypes type gives a ctypes array, anything else is passed to
-            `numpy.dtype` and gives a numpy array.
-        count : `int`
-            Number of records.
-
-        Raises
-        ------
-        ConnectionError
-            If not connected, or the connection is lost while reading.
-        asyncio.IncompleteReadError
-            If EOF comes first; ``partial`` holds the bytes that came.
-        """
-        records = new_records(record_type, count)
-        await self.read_into(records)
-        return records
 
     async def write_records(self, records: typing.Any) -> None:
         """Write a whole array of records (numpy, ctypes, ...) and drain.
@@ -108,8 +55,9 @@ class TelemetryMethods:
         """Iterate asynchronously over lines, as repeated `read_str` calls.
 
         The iteration ends when the connection ends cleanly between lines
-        (the peer closed, or this end did); anything else a read raises propagates,
-        e.g. `asyncio.IncompleteReadError` for a line cut short by EOF.
+        (the peer closed, or this end did); anything else a read raises
+        propagates, e.g. `asyncio.IncompleteReadError` for a line cut
+        short by EOF. (`FrameReader.iter_lines` gives `bytes` lines.)
         """
         return ReadIterator(self.read_str, self._ended_cleanly)
 
@@ -117,34 +65,6 @@ class TelemetryMethods:
         """Iterate asynchronously over JSON lines, as repeated `read_json`
         calls; ends as `iter_lines` does."""
         return ReadIterator(self.read_json, self._ended_cleanly)
-
-    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
-        """Iterate asynchronously over structs, as repeated `read_into` calls.
-
-        Parameters
-        ----------
-        struct : `ctypes.Structure` subclass, or a writable buffer
-            Given a type, each step returns a new instance of it. Given an
-            instance (a struct, a numpy array of records, ...), each step
-            fills it again and returns it.
-
-        Ends as `iter_lines` does.
-        """
-        return ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
-
-    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the payloads of length-prefixed
-        frames, as repeated `read_frame` calls; ends as `iter_lines` does."""
-        return ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
-
-    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
-        """Iterate asynchronously over the bodies of checksummed frames, as
-        repeated `read_checksummed` calls; ends as `iter_lines` does.
-
-        A bad frame raises and is consumed: iterating again continues
-        with the next frame.
-        """
-        return ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
 
     def _ended_cleanly(self) -> bool:
         """True if the peer closed without an error and every byte was read."""

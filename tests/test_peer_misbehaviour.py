@@ -25,7 +25,8 @@ import typing
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from conftest import STD_TIMEOUT
+from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 from transports import Transport
 
 # A write loop stops after this many writes: enough to fill any socket buffers

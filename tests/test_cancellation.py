@@ -20,7 +20,8 @@ import typing
 import pytest
 
 import tcpframe
-from raw_peer import STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from conftest import STD_TIMEOUT
+from raw_peer import RawListener, RawPeer, within_timeout
 from transports import Transport
 
 # A write loop stops after this many writes: enough to fill any socket buffers

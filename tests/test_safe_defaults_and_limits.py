@@ -130,7 +130,7 @@ async def flood_then_watch(
     most_buffered = 0
     for _ in range(300):  # the application does not read any more
         await asyncio.sleep(0.001)
-        most_buffered = max(most_buffered, len(client.reader._buffer))
+        most_buffered = max(most_buffered, client.reader.buffered)
     assert not send_task.done()  # the peer is held back by TCP
     send_task.cancel()
     await asyncio.gather(send_task, return_exceptions=True)
@@ -204,7 +204,7 @@ async def most_pending_while_the_peer_does_not_read(end: tcpframe.BaseClientOrSe
         nonlocal most_pending
         for _ in range(MAX_WRITTEN // size):  # bounded: if writes never blocked, fail, not hang
             await write()
-            most_pending = max(most_pending, writer.transport.get_write_buffer_size() + len(writer._pending))
+            most_pending = max(most_pending, writer.transport.get_write_buffer_size() + writer.pending)
 
     task = asyncio.create_task(write_forever())
     await asyncio.sleep(0.2)
@@ -256,7 +256,7 @@ async def test_a_length_prefix_over_max_frame_size_raises_frame_error_without_bu
     for _ in range(2):
         with pytest.raises(tcpframe.FrameError, match=str(declared)):
             await within_timeout(client.read_frame())
-    assert len(client.reader._buffer) <= 4 + 1000
+    assert client.reader.buffered <= 4 + 1000
 
 
 async def test_max_frame_size_bounds_what_a_frame_read_buffers(client_and_peer: tuple) -> None:

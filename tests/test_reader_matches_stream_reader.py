@@ -138,7 +138,7 @@ class FrameReaderMachine(RuleBasedStateMachine):
         if self.readers:
             stream_reader, frame_reader = self.readers
             assert frame_reader.at_eof() == stream_reader.at_eof()
-            assert len(frame_reader._buffer) == len(stream_reader._buffer)
+            assert frame_reader.buffered == len(stream_reader._buffer)
 
 
 TestFrameReaderAgainstStreamReader = FrameReaderMachine.TestCase

@@ -32,7 +32,8 @@ import psutil
 import pytest
 
 import tcpframe
-from raw_peer import LOCALHOST, STD_TIMEOUT, RawListener, RawPeer, within_timeout
+from conftest import STD_TIMEOUT
+from raw_peer import LOCALHOST, RawListener, RawPeer, within_timeout
 from tcpframe.examples import EchoServer
 from tcpframe.stream.reader import DEFAULT_HIGH_WATER
 from tcpframe.stream.writer import FLUSH_SIZE
@@ -134,14 +135,14 @@ class PeakMemory:
         return self.peak - self.baseline
 
 
-async def read_slowly(reader: typing.Any, receive_buffer: typing.Any, seconds: float) -> tuple[int, int]:
+async def read_slowly(reader: typing.Any, frame_reader: tcpframe.FrameReader, seconds: float) -> tuple[int, int]:
     """Read 64 KiB every 2 ms for ``seconds``; check every byte against the
     pattern. Return (bytes read, most bytes seen buffered)."""
     offset = 0
     most_buffered = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        most_buffered = max(most_buffered, len(receive_buffer))
+        most_buffered = max(most_buffered, frame_reader.buffered)
         data = await within_timeout(reader.readexactly(2**16))
         start = offset % 256
         assert data == PATTERN[start : start + len(data)], f"wrong bytes at offset {offset}"
@@ -181,7 +182,7 @@ async def test_a_fast_sender_cannot_make_a_slow_client_buffer_more_than_its_high
         await within_timeout(client.start_task)
         with PeakMemory() as memory:
             sender.begin()
-            read, most_buffered = await read_slowly(client, client.reader._buffer, seconds=1.0)
+            read, most_buffered = await read_slowly(client, client.reader, seconds=1.0)
     finally:
         sender.stop()
         await within_timeout(client.close())
@@ -201,7 +202,7 @@ async def test_a_fast_client_cannot_make_a_slow_server_buffer_more_than_its_high
         await within_timeout(server.connected_task)
         with PeakMemory() as memory:
             sender.begin()
-            read, most_buffered = await read_slowly(server, server.reader._buffer, seconds=1.0)
+            read, most_buffered = await read_slowly(server, server.reader, seconds=1.0)
     finally:
         sender.stop()
         await within_timeout(server.close())
@@ -242,9 +243,9 @@ async def test_an_echo_server_flooded_by_a_client_that_does_not_read_stays_bound
             most_buffered = most_pending = 0
             for _ in range(300):  # 0.3 s of flooding with nobody reading
                 await asyncio.sleep(0.001)
-                most_buffered = max(most_buffered, len(server.reader._buffer))
+                most_buffered = max(most_buffered, server.reader.buffered)
                 writer = server.writer
-                most_pending = max(most_pending, writer.transport.get_write_buffer_size() + len(writer._pending))
+                most_pending = max(most_pending, writer.transport.get_write_buffer_size() + writer.pending)
             assert not send_task.done()  # the client is held back
             assert most_buffered <= DEFAULT_HIGH_WATER + peer_transport.most_one_receive
             high_water = server.writer.transport.get_write_buffer_limits()[1]
