@@ -3,9 +3,7 @@ end to end over loopback with a tcpframe Client."""
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import statistics
 import typing
 from collections.abc import AsyncIterator
 
@@ -198,22 +196,23 @@ async def test_handle_command_survives_a_failing_callback() -> None:
 
 
 async def test_start_replies_ok_then_streams_telemetry_at_rate(server: SocketServer, client: tcpframe.Client) -> None:
+    """Every tick carries every sensor, in order, with consecutive sequence
+    numbers; ticks are never early: tick n comes no sooner than n intervals
+    after the start command. (How much later depends on the machine's
+    load, so it is not asserted.)"""
     interval, num_sensors, num_ticks = 0.05, 3, 10
+    loop = asyncio.get_running_loop()
+    before_start = loop.time()
     await send_command(client, "start", interval=interval, num_sensors=num_sensors)
     assert await asyncio.wait_for(client.read_json(), STD_TIMEOUT) == {"response": 0}
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
     messages = [await asyncio.wait_for(client.read_json(), STD_TIMEOUT) for _ in range(num_ticks * num_sensors)]
-    elapsed = loop.time() - t0
+    elapsed = loop.time() - before_start
     telemetry = [message["telemetry"] for message in messages]
     assert [item["name"] for item in telemetry] == [f"sensor{i + 1}" for i in range(num_sensors)] * num_ticks
     assert [item["sequence"] for item in telemetry] == [tick for tick in range(num_ticks) for _ in range(num_sensors)]
     assert all(15 < item["temperature"] < 25 for item in telemetry)
-    # num_ticks ticks take num_ticks intervals: not faster, not much slower.
-    assert num_ticks * interval * 0.9 <= elapsed < num_ticks * interval + 1.0
-    tick_times = [item["timestamp"] for item in telemetry[::num_sensors]]
-    spacing = statistics.median(b - a for a, b in itertools.pairwise(tick_times))
-    assert spacing == pytest.approx(interval, abs=0.02)
+    # The ticks are on a grid that starts when the command is handled.
+    assert elapsed >= num_ticks * interval - 0.001  # event loop clock resolution
     assert await run_command(client, "stop") == {"response": 0}
 
 
@@ -309,11 +308,13 @@ async def test_heartbeats_are_monitored() -> None:
         server.handle_received_heartbeat = count_heartbeat  # type: ignore[method-assign]
 
         # A client that sends heartbeats stays connected and is served.
+        # Ten heartbeats span more than max_heartbeat_interval.
         async with connected_client(server, run_heartbeat_send_task=True, heartbeat_send_sleep=0.05) as client:
-            await asyncio.sleep(1.0)
+            async with asyncio.timeout(STD_TIMEOUT):
+                while heartbeats < 10:
+                    await asyncio.sleep(0.01)
             assert client.connected and server.connected
             assert await run_command(client, "stop") == {"response": 0}
-        assert heartbeats >= 5
 
         # A client that sends none is closed by the server.
         async with connected_client(server) as client:

@@ -18,6 +18,7 @@ import typing
 import pytest
 
 import tcpframe
+from conftest import STD_TIMEOUT
 from junk_connections import (
     Callback,
     DiscardingReadLoopServer,
@@ -32,7 +33,6 @@ from junk_connections import (
 
 pytestmark = pytest.mark.all_event_loops
 
-STD_TIMEOUT = 5
 
 # Stray connections per test: WAVES bursts of BURST at once.
 WAVES = 4

@@ -27,42 +27,55 @@ REPORT = re.compile(r"\d+\.\d s: +(\d+\.\d) samples/s, latency mean +\d+\.\d+ ms
 
 
 async def test_producer_streams_consecutive_header_payload_pairs(log: typing.Any) -> None:
+    """Consecutive sequence numbers, each sample stamped when it was sent:
+    after the producer started, not after it was received, in order."""
+    started = time.time()
     async with TelemetryProducer(rate=5000, log=log) as producer:
         async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=producer.port, log=log) as client:
             header, payload = TelemetryHeader(), TelemetryPayload()
-            before = time.time()
+            previous = started
             for sequence in range(200):
                 await asyncio.wait_for(client.read_into(header), STD_TIMEOUT)
                 await asyncio.wait_for(client.read_into(payload), STD_TIMEOUT)
                 assert header.sequence == sequence
                 assert header.payload_size == ctypes.sizeof(TelemetryPayload)
-                assert before - 1 < header.timestamp <= time.time()
+                assert previous <= header.timestamp <= time.time()
+                previous = header.timestamp
 
 
-async def test_producer_keeps_its_rate(log: typing.Any) -> None:
-    async with TelemetryProducer(rate=2000, log=log) as producer:
+async def test_producer_is_never_ahead_of_its_rate(log: typing.Any) -> None:
+    """Sample n is sent no sooner than n / rate seconds after the client
+    connected (later, in a catch-up burst, if the machine stalls: how much
+    later depends on the load, so it is not asserted)."""
+    loop = asyncio.get_running_loop()
+    rate = 2000
+    before_connecting = loop.time()
+    async with TelemetryProducer(rate=rate, log=log) as producer:
         async with tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=producer.port, log=log) as client:
             header, payload = TelemetryHeader(), TelemetryPayload()
-            await client.read_into(header)
-            first = header.timestamp
-            for _ in range(999):
-                await asyncio.wait_for(client.read_into(payload), STD_TIMEOUT)
+            for sequence in range(1000):
                 await asyncio.wait_for(client.read_into(header), STD_TIMEOUT)
-            # 1000 samples at 2000/s are sent over 0.5 s, never sooner
-            # (later, in a catch-up burst, only if the machine stalls).
-            assert 0.49 < header.timestamp - first < 2
+                await asyncio.wait_for(client.read_into(payload), STD_TIMEOUT)
+                assert header.sequence == sequence
+            assert loop.time() - before_connecting >= 999 / rate - 0.001  # event loop clock resolution
 
 
 async def test_consumer_reports_every_second_and_counts_every_sample(log: typing.Any) -> None:
+    """A report at 1 s and at 2 s (none early; a loaded machine may add
+    one more before the 2.5 s are up), then the summary; every sample
+    from the first counted once, none lost."""
     lines: list[str] = []
     async with TelemetryProducer(rate=1000, log=log) as producer:
         stats = await consume_telemetry(tcpframe.LOCALHOST_IPV4, producer.port, 2.5, report=lines.append, log=log)
-    assert len(lines) == 3, lines  # at 1 s and 2 s, then the summary
+    assert len(lines) >= 3, lines
     assert lines[-1].startswith("total")
-    rates = [float(REPORT.search(line).group(1)) for line in lines]
-    assert all(300 < rate < 3000 for rate in rates), lines
-    assert 1000 < stats.count <= 2501 and stats.lost == 0
-    assert 0 <= stats.latency_sum / stats.count <= stats.latency_max < 1
+    reports = [REPORT.search(line) for line in lines]
+    assert all(reports), lines
+    # "%6.1f" rounds: a report due at 1 s may read 1.0 at 0.95 s.
+    assert all(float(line.split()[0]) >= second - 0.05 for second, line in enumerate(lines[:-1], start=1)), lines
+    assert stats.count > 0 and stats.lost == 0
+    assert stats.count == stats.next_sequence
+    assert 0 <= stats.latency_sum / stats.count <= stats.latency_max
 
 
 async def test_consumer_stops_when_the_producer_closes(log: typing.Any) -> None:
@@ -72,10 +85,10 @@ async def test_consumer_stops_when_the_producer_closes(log: typing.Any) -> None:
     consumer = asyncio.create_task(
         consume_telemetry(tcpframe.LOCALHOST_IPV4, producer.port, 0, report=lines.append, log=log)
     )
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(producer.connected_task, STD_TIMEOUT)
     await producer.close()
     stats = await asyncio.wait_for(consumer, STD_TIMEOUT)
-    assert stats.count > 100 and stats.lost == 0
+    assert stats.lost == 0 and stats.count == stats.next_sequence
     assert lines[-1].startswith("total")
 
 
@@ -83,7 +96,7 @@ def test_stats_count_lost_samples_and_latency() -> None:
     stats = TelemetryStats(now=100.0)
     for sequence, sent, received in [(0, 1.0, 1.001), (1, 2.0, 2.003), (4, 3.0, 3.002)]:
         stats.add(TelemetryHeader(sequence=sequence, timestamp=sent), received)
-    assert (stats.count, stats.lost) == (3, 2)
+    assert (stats.count, stats.lost, stats.next_sequence) == (3, 2, 5)
     assert stats.latency_max == pytest.approx(0.003)
     line = stats.interval_report(now=101.0)
     assert REPORT.search(line).groups() == ("3.0", "2")
@@ -115,7 +128,9 @@ def test_python_m_runs_producer_and_consumer_and_prints_rate_and_latency() -> No
     result = run_module("--rate", "1000", "--seconds", "1.5")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 2 and lines[-1].startswith("total"), result.stdout
+    # A report at 1 s (a loaded machine, slow to connect, may add one at
+    # 2 s before the 1.5 s of reading are up), then the summary.
+    assert len(lines) >= 2 and lines[-1].startswith("total"), result.stdout
     assert all(REPORT.search(line) for line in lines), result.stdout
     assert REPORT.search(lines[-1]).group(2) == "0"
 

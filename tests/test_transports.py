@@ -334,8 +334,8 @@ async def test_closing_while_the_peer_is_still_sending_raises_nothing(
     pair: tuple, closing_end: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The peer sends without pause; this end reads a little, then closes.
-    Its close raises nothing (over TLS the shutdown is not clean: that is
-    logged at INFO), the peer's writes end with ConnectionError, and
+    Its close raises nothing (over TLS the shutdown is not clean, which
+    close never raises for), the peer's writes end with ConnectionError, and
     nothing fatal is logged."""
     caplog.set_level(logging.DEBUG)
     server, client = pair

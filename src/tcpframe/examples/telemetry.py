@@ -165,6 +165,9 @@ class TelemetryStats:
     ----------
     count, lost : `int`
         Samples received and samples missing from the sequence, in total.
+    next_sequence : `int`
+        The sequence number expected next: one past the last received.
+        ``count + lost == next_sequence`` while samples come in order.
     latency_sum, latency_max : `float`
         Sum and maximum of the latencies (s), in total.
     """
@@ -175,7 +178,7 @@ class TelemetryStats:
         self.lost = 0
         self.latency_sum = 0.0
         self.latency_max = 0.0
-        self._next_sequence = 0
+        self.next_sequence = 0
         self._start_interval(now)
 
     def _start_interval(self, now: float) -> None:
@@ -188,11 +191,11 @@ class TelemetryStats:
     def add(self, header: TelemetryHeader, received: float) -> None:
         """Count a sample received at ``received`` (Unix seconds)."""
         latency = received - header.timestamp
-        if header.sequence > self._next_sequence:
-            missing = header.sequence - self._next_sequence
+        if header.sequence > self.next_sequence:
+            missing = header.sequence - self.next_sequence
             self.lost += missing
             self._interval_lost += missing
-        self._next_sequence = header.sequence + 1
+        self.next_sequence = header.sequence + 1
         self.count += 1
         self._interval_count += 1
         self.latency_sum += latency

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["FLUSH_SIZE", "FrameWriter", "as_connection_error"]
+__all__ = ["FLUSH_SIZE", "FrameWriter", "as_connection_error", "sendable"]
 
 import asyncio
 import collections
+import pickle
 import typing
 from collections.abc import Iterable
 
@@ -31,6 +32,59 @@ def as_connection_error(exc: BaseException) -> ConnectionError:
     error = ConnectionResetError(f"Connection lost: {exc!r}")
     error.__cause__ = exc
     return error
+
+
+def sendable(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """Return ``data`` as a transport can send it, or refuse it.
+
+    Every write of a `FrameWriter` passes its data through this, so that
+    every loop gets the same buffers, and a buffer no transport can send
+    is refused at the call instead of failing the connection later (the
+    stdlib loop's transport would fail with a "Fatal write error").
+
+    The rule is the struct kernels' (`write_from`, `FrameWriter.write_structs`):
+    a buffer must be C-contiguous, and an empty buffer is, whatever its
+    strides. A `memoryview` that is not one dimension of bytes (several
+    dimensions, or items of another size, e.g. format ``"i"``) is sent as
+    the bytes it spans, in memory order; without this, a transport that
+    sends part of it would resume at an item, not a byte, offset.
+
+    Parameters
+    ----------
+    data : `bytes`, `bytearray` or `memoryview`
+        What to send.
+
+    Returns
+    -------
+    data : `bytes`, `bytearray` or `memoryview`
+        ``data`` itself if it is `bytes`, a `bytearray`, or a memoryview
+        of one dimension of bytes; else a view of (or, if it is empty and
+        strided, a copy of) its bytes.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not `bytes`, a `bytearray` or a `memoryview` (as
+        `asyncio.StreamWriter.write` refuses it).
+    ValueError
+        If ``data`` is a memoryview that is not C-contiguous (e.g.
+        ``memoryview(b"abcdef")[::2]``, or a view of a Fortran-order
+        array): the error `write_from` raises for it.
+    """
+    if type(data) is not memoryview:
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
+        return data
+    if data.c_contiguous:
+        if data.ndim == 1 and data.itemsize == 1:
+            return data
+        # One dimension of bytes, without a copy, whatever the format
+        # (memoryview.cast refuses non-native formats such as numpy's "<i").
+        return pickle.PickleBuffer(data).raw()
+    # The struct kernels decide: ValueError unless C-contiguous as
+    # PyBuffer_IsContiguous says (which memoryview.c_contiguous does not
+    # say of an empty strided view: that gives b"").
+    return structs.join_structs((data,))
 
 
 class FrameWriter:
@@ -106,17 +160,22 @@ class FrameWriter:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` to be sent.
 
+        A buffer the transport keeps until it is sent (uvloop's, and
+        asyncio's from Python 3.12, do) must not be resized meanwhile: the
+        resize raises `BufferError`, as with `asyncio.StreamWriter`.
+
         Raises
         ------
         TypeError
-            If ``data`` is not bytes-like.
+            If ``data`` is not `bytes`, a `bytearray` or a `memoryview`.
+        ValueError
+            If ``data`` is a memoryview that is not C-contiguous (see
+            `sendable`). Nothing is queued.
         RuntimeError
             If `write_eof` was called.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
-            )
+        if type(data) is not bytes:
+            data = sendable(data)
         if self._eof_written:
             raise RuntimeError("Cannot call write() after write_eof()")
         if (self._flush_handle is None and not self._sent_recently) or len(data) >= FLUSH_SIZE:
@@ -128,9 +187,19 @@ class FrameWriter:
         self._pending += data
         self._pending_grew()
 
-    def writelines(self, data: Iterable[bytes]) -> None:
-        """Queue each item of ``data`` to be sent."""
-        for item in data:
+    def writelines(self, data: Iterable[bytes | bytearray | memoryview]) -> None:
+        """Queue each item of ``data`` to be sent.
+
+        Every item is checked before any is queued.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If an item is refused, as by `write`. Nothing is queued.
+        RuntimeError
+            If `write_eof` was called.
+        """
+        for item in [sendable(item) for item in data]:
             self.write(item)
 
     def write_structs(self, structs_to_write: Iterable[typing.Any]) -> None:
@@ -143,6 +212,10 @@ class FrameWriter:
 
         Raises
         ------
+        TypeError
+            If an item is not a buffer (`str` included). Nothing is queued.
+        ValueError
+            If an item is not C-contiguous. Nothing is queued.
         RuntimeError
             If `write_eof` was called.
         """
@@ -169,6 +242,10 @@ class FrameWriter:
 
         Raises
         ------
+        TypeError
+            If ``payload`` is not a buffer. Nothing is queued.
+        ValueError
+            If ``payload`` is not C-contiguous. Nothing is queued.
         tcpframe.FrameError
             If the payload is larger than ``prefix.max_frame_size`` or its
             length does not fit the prefix. Nothing is queued.
@@ -192,11 +269,19 @@ class FrameWriter:
 
         Raises
         ------
+        TypeError
+            If ``body`` is not a buffer (`str` included).
+        ValueError
+            If ``body`` is not C-contiguous, as `write_structs` refuses it.
         tcpframe.FrameError
             If the frame would hold its terminator before its end.
         RuntimeError
             If `write_eof` was called.
         """
+        if type(body) is not bytes:
+            # The struct kernels' rule (ChecksumFrame.encode would gather
+            # a strided body's items, and take an int for a size).
+            body = structs.join_structs((body,))
         self.write(framing.encode(body))
 
     def flush(self) -> None:

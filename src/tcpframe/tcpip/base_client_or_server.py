@@ -557,16 +557,10 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             raise
 
     async def _close_writer(self, writer: FrameWriter | None) -> None:
-        """Close ``writer``, if not None, with `close_stream_writer`; a TLS
-        shutdown that was not clean or timed out is logged, not raised."""
-        if writer is None:
-            return
-        try:
+        """Close ``writer``, if not None, with `close_stream_writer`, which
+        never raises for the way the connection died."""
+        if writer is not None:
             await close_stream_writer(writer)
-        except (ssl.SSLError, TimeoutError) as e:
-            # E.g. the peer was still sending when we closed, or stopped
-            # reading: the connection is closed all the same.
-            self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
 
 
 def is_connected(reader: FrameReader | None, writer: FrameWriter | None) -> bool:

@@ -38,10 +38,14 @@ CLOSE_STALL_TIMEOUT = 5.0
 async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> None:
     """Close a stream writer and wait until it is closed.
 
-    Safe to call more than once. The error the connection was lost with,
-    if it was, is swallowed: a `ConnectionError`, or another `OSError`
-    such as ``ENOTCONN`` (uvloop's, after a failed ``write_eof``) or
-    ``ETIMEDOUT``. `asyncio.CancelledError` is not.
+    Safe to call more than once, and never raises for the way the
+    connection died: the exception it was lost with, whatever it is (a
+    `ConnectionError`; another `OSError`, such as uvloop's ``ENOTCONN``
+    after a failed ``write_eof``, ``ETIMEDOUT``, an `ssl.SSLError` of a
+    TLS shutdown that was not clean, or a timed-out TLS shutdown; or what
+    failed a write, as asyncio's "Fatal write error" reports), is
+    swallowed here. The reads and writes that met it raised it.
+    `asyncio.CancelledError` is not swallowed.
 
     Bytes still unsent are sent first, as long as the peer keeps accepting
     them; a peer that accepts none for `CLOSE_STALL_TIMEOUT` seconds (it
@@ -54,14 +58,6 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
     ----------
     writer : `asyncio.StreamWriter` or `FrameWriter`
         The writer to close.
-
-    Raises
-    ------
-    ssl.SSLError
-        If a TLS connection did not shut down cleanly (e.g. the peer sent
-        data after our close_notify); it is closed all the same.
-    TimeoutError
-        If a TLS shutdown timed out; the connection was aborted.
     """
     try:
         transport = writer.transport
@@ -73,9 +69,9 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
         # Over TLS, what the TLS layer has passed to the TCP transport under
         # it is not counted, so a stalled peer cannot be told from a slow one.
         if transport.get_extra_info("sslcontext") is not None or not transport.get_write_buffer_size():
-            await writer.wait_closed()
+            await _wait_closed(writer)
             return
-        closed = asyncio.ensure_future(writer.wait_closed())
+        closed = asyncio.ensure_future(_wait_closed(writer))
         try:
             while True:
                 unsent = transport.get_write_buffer_size()
@@ -86,8 +82,18 @@ async def close_stream_writer(writer: asyncio.StreamWriter | FrameWriter) -> Non
                     transport.abort()
         finally:
             closed.cancel()
-        closed.result()
     except OSError:
+        # A transport that is already gone may refuse the calls above.
+        pass
+
+
+async def _wait_closed(writer: asyncio.StreamWriter | FrameWriter) -> None:
+    """Wait until ``writer``'s connection is lost, without raising the
+    exception it was lost with (all that ``wait_closed`` raises, besides
+    `asyncio.CancelledError`)."""
+    try:
+        await writer.wait_closed()
+    except Exception:
         pass
 
 
