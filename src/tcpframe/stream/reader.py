@@ -155,6 +155,11 @@ class FrameReader:
         return self._limit
 
     @property
+    def state(self) -> ConnectionState:
+        """The connection's state, shared with its protocol and writer."""
+        return self._state
+
+    @property
     def _eof(self) -> bool:
         return self._state.receiving_ended
 

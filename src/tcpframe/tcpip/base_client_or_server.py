@@ -40,7 +40,12 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     connect_callback : coroutine function or None, optional
         Called with this object whenever the connection state changes.
     monitor_connection_interval : `float`, optional
-        Interval between checks of the connection (s); <= 0 for none.
+        If > 0 (the default, 0.1, is lsst.ts.tcpip's), monitor the
+        connection: close it and call ``connect_callback`` as soon as it
+        is lost, even if nothing reads. The monitor waits for the
+        connection's state to change, so an idle connection costs no CPU;
+        the interval (s) only bounds how late it notices that the last
+        unread byte of a peer that closed was read. <= 0 for no monitor.
     name : `str`, optional
         Name used in log messages.
     do_start : `bool`, optional
@@ -208,14 +213,36 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             self.log.exception("connect_callback failed")
 
     def start_monitoring_connection(self) -> None:
-        """Start the task that notices when the peer has gone away."""
-        self._monitor_connection_task.cancel()
-        if self.monitor_connection_interval > 0:
-            self._monitor_connection_task = asyncio.create_task(self._monitor_connection())
+        """Start the task that notices when the peer has gone away.
 
-    async def _monitor_connection(self) -> None:
+        Nothing is started if `monitor_connection_interval` is <= 0.
+        """
+        self._monitor_connection_task.cancel()
+        if self.monitor_connection_interval > 0 and self._reader is not None:
+            self._monitor_connection_task = asyncio.create_task(self._monitor_connection(self._reader))
+
+    async def _monitor_connection(self, reader: FrameReader) -> None:
+        """Close the connection (calling ``connect_callback``) once it is
+        no longer `connected`.
+
+        lsst.ts.tcpip checks `connected` every `monitor_connection_interval`
+        seconds. Every way a connection ends is a change of its
+        `~tcpframe.stream.connection.ConnectionState`, so this task waits
+        for those changes instead and costs nothing while the connection
+        is idle; it notices a loss at once. Only while the peer has closed
+        and bytes it sent are still unread does it check every
+        `monitor_connection_interval` seconds, as lsst.ts.tcpip does: the
+        read that takes the last of them changes no state.
+        """
+        changed = asyncio.Event()
+        state = reader.state
+        state.subscribe(changed.set)
         while self.connected:
-            await asyncio.sleep(self.monitor_connection_interval)
+            if state.receiving_ended:
+                await asyncio.sleep(self.monitor_connection_interval)
+            else:
+                await changed.wait()
+                changed.clear()
         await self.close_connection()
 
     async def __aenter__(self) -> typing.Self:

@@ -33,8 +33,12 @@ class Client(BaseClientOrServer):
     connect_callback : coroutine function or None, optional
         Called with this client when the connection state changes.
     monitor_connection_interval : `float`, optional
-        Interval between checks that the server is still there (s);
-        <= 0 for none.
+        If > 0 (the default, 0.1, is lsst.ts.tcpip's), monitor the
+        connection: close it and call ``connect_callback`` as soon as it
+        is lost, even if nothing reads. The monitor waits for the
+        connection's state to change, so an idle connection costs no CPU;
+        the interval (s) only bounds how late it notices that the last
+        unread byte of a peer that closed was read. <= 0 for no monitor.
     name : `str`, optional
         Name used in log messages.
     encoding : `str`, optional
