@@ -50,7 +50,8 @@ class Client(BaseClientOrServer):
     heartbeat_send_sleep : `float`, optional
         Interval between heartbeats (s).
     **kwargs
-        ``json_codec`` chooses the codec of the JSON methods (see
+        ``json_codec`` chooses the codec of the JSON methods and
+        ``busy_poll_us`` turns on busy polling (see
         `BaseClientOrServer`); the rest are passed to
         `asyncio.loop.create_connection` (``limit`` sets the reader's line
         limit, as for `asyncio.open_connection`).
@@ -119,6 +120,7 @@ class Client(BaseClientOrServer):
             raise RuntimeError("Start already called")
         self._start_called = True
         self._reader, self._writer = await open_connection(self.host, self.port, **kwargs)
+        self._reader.busy_poll_us = self._busy_poll_us
         await set_socket_options(self._writer)
         self.should_be_connected = True
         self.log.info("%s connected to %s:%s", self.name, self.host, self.port)

@@ -51,7 +51,8 @@ class OneClientServer(BaseClientOrServer):
     terminator : `bytes`, optional
         Terminator of the str and JSON methods.
     **kwargs
-        ``json_codec`` chooses the codec of the JSON methods (see
+        ``json_codec`` chooses the codec of the JSON methods and
+        ``busy_poll_us`` turns on busy polling (see
         `BaseClientOrServer`); the rest are passed to
         `asyncio.loop.create_server` (``limit`` sets each reader's line
         limit, as for `asyncio.start_server`).
@@ -162,6 +163,7 @@ class OneClientServer(BaseClientOrServer):
             await self.call_connect_callback()
         assert protocol.writer is not None  # set by connection_made
         self._reader = protocol.reader
+        self._reader.busy_poll_us = self._busy_poll_us
         self._writer = protocol.writer
         await set_socket_options(protocol.writer)
         self.should_be_connected = True
