@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import resource
 import statistics
+import typing
 
 from .asyncio_client import measure, tcpframe_flavour
 from .peer import running_peer
@@ -37,8 +38,8 @@ def _cpu_seconds() -> float:
 async def one_run(port: int, budget: float, count: int) -> tuple[float, float]:
     """Return the wall-clock and CPU seconds of ``count`` round trips."""
 
-    def use_busy_poll(client: object) -> None:
-        setattr(client, "busy_poll_us", budget)
+    def use_busy_poll(client: typing.Any) -> None:
+        client.busy_poll_us = budget
 
     flavour = dataclasses.replace(tcpframe_flavour(), use_busy_poll=use_busy_poll)
     cpu = _cpu_seconds()
