@@ -25,6 +25,7 @@ import numpy as np
 from .baseline import StreamsClient
 from .floor import FloorClient
 from .scenarios import (
+    BUSY_POLL_US,
     COMMAND_TERMINATOR,
     COMMANDS,
     DEVICE_PREFIX,
@@ -71,6 +72,10 @@ class Flavour:
         orjson, where it can (tcpframe's ``json_codec``); by default it
         leaves the client as it is (the baseline decodes with
         `json.loads`, as lsst.ts.tcpip does).
+    use_busy_poll : callable, optional
+        ``use_busy_poll(client)`` turns on the client's busy polling
+        (tcpframe's ``busy_poll_us``); by default it leaves the client as
+        it is.
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
@@ -79,6 +84,7 @@ class Flavour:
     reply_checksum_ok: Callable[[bytes], bool]
     checked: bool = True
     use_orjson: Callable[[Client], None] = lambda client: None
+    use_busy_poll: Callable[[Client], None] = lambda client: None
 
 
 def tcpframe_flavour() -> Flavour:
@@ -106,7 +112,17 @@ def tcpframe_flavour() -> Flavour:
     def use_orjson(client: tcpframe.Client) -> None:
         client.json_codec = "orjson"
 
-    return Flavour(connect, read_records, tcpframe_command_frame, tcpframe_reply_checksum_ok, use_orjson=use_orjson)
+    def use_busy_poll(client: tcpframe.Client) -> None:
+        client.busy_poll_us = BUSY_POLL_US
+
+    return Flavour(
+        connect,
+        read_records,
+        tcpframe_command_frame,
+        tcpframe_reply_checksum_ok,
+        use_orjson=use_orjson,
+        use_busy_poll=use_busy_poll,
+    )
 
 
 def streams_flavour() -> Flavour:
@@ -126,7 +142,11 @@ def floor_flavour() -> Flavour:
     checksums) around awaits of coroutines that return at once.
     """
     return dataclasses.replace(
-        tcpframe_flavour(), connect=FloorClient.connect, checked=False, use_orjson=lambda client: None
+        tcpframe_flavour(),
+        connect=FloorClient.connect,
+        checked=False,
+        use_orjson=lambda client: None,
+        use_busy_poll=lambda client: None,
     )
 
 
@@ -235,6 +255,11 @@ async def _roundtrip(client: Client, flavour: Flavour, scenario: Scenario, count
     return reply, None
 
 
+async def _roundtrip_busy_poll(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    flavour.use_busy_poll(client)
+    return await _roundtrip(client, flavour, scenario, count)
+
+
 async def _batch_numpy(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     records = np.empty(RECORDS_PER_READ, RECORD)
     read_records = flavour.read_records
@@ -252,5 +277,6 @@ _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]]
     "send_struct_pairs": _send_struct_pairs,
     "send_lines": _send_lines,
     "roundtrip": _roundtrip,
+    "roundtrip_busy_poll": _roundtrip_busy_poll,
     "batch_numpy": _batch_numpy,
 }

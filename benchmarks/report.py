@@ -126,6 +126,7 @@ TARGETS = [
     Target("send_struct_pairs", "tcpframe", "streams", 20),
     Target("send_lines", "tcpframe", "streams", 15),
     Target("roundtrip", "tcpframe", "streams", 1.15),
+    Target("roundtrip_busy_poll", "tcpframe", "streams", 2.5),
     Target("batch_numpy", "tcpframe", "raw", 0.9),
     *(Target(name, "tcpframe-pure", "streams", 2) for name in _RECEIVE_SCENARIOS),
     Target("batch_numpy", "tcpframe-pure", "raw", 0.7),

@@ -16,6 +16,7 @@ client sets in each (the struct pairs' ``header.frame_id``, see
 from __future__ import annotations
 
 __all__ = [
+    "BUSY_POLL_US",
     "CHUNK_BYTES",
     "COMMANDS",
     "COMMAND_TERMINATOR",
@@ -102,6 +103,9 @@ assert RECORD.itemsize == FRAME_SIZE
 
 # Records read per call in the batch scenario (1 MiB).
 RECORDS_PER_READ = 4096
+
+# The roundtrip_busy_poll scenario's tcpframe.Client.busy_poll_us (µs).
+BUSY_POLL_US = 50
 
 # Round-trip commands: 12 ASCII characters after the ``.01`` prefix.
 COMMANDS = tuple(b"SETPOINT%04d" % (index * 37) for index in range(16))
@@ -372,6 +376,13 @@ SCENARIOS: dict[str, Scenario] = {
             "roundtrip",
             "roundtrip",
             "checksummed command .01{12 chars}{hh}\\r, then readuntil \\r and verify the reply",
+            count=20_000,
+            message=lambda index: command_frame(COMMANDS[index % len(COMMANDS)]),
+        ),
+        Scenario(
+            "roundtrip_busy_poll",
+            "roundtrip",
+            f"the roundtrip commands, tcpframe's client made with busy_poll_us={BUSY_POLL_US} (the baseline as is)",
             count=20_000,
             message=lambda index: command_frame(COMMANDS[index % len(COMMANDS)]),
         ),

@@ -1,6 +1,6 @@
 """The public constructors and test helpers have lsst.ts.tcpip 2.2's
 signatures: parameter names, kinds, order and defaults (plus, on the base
-class, one keyword-only addition, ``json_codec``).
+class, keyword-only additions, ``json_codec`` and ``busy_poll_us``).
 
 tcpframe is a drop-in replacement (``import tcpframe as tcpip``), so code
 that passes these arguments by position or by name, or that inspects the
@@ -47,8 +47,9 @@ LSST_2_2_SIGNATURES: dict[str, tuple[typing.Callable[..., typing.Any], Signature
             ("do_start", KEYWORD, True),
             ("encoding", KEYWORD, "utf-8"),
             ("terminator", KEYWORD, b"\r\n"),
-            # tcpframe's one addition: keyword-only, so lsst's calls are unchanged.
+            # tcpframe's additions: keyword-only, so lsst's calls are unchanged.
             ("json_codec", KEYWORD, None),
+            ("busy_poll_us", KEYWORD, 0.0),
             ("kwargs", VAR_KEYWORD, NO_DEFAULT),
         ],
     ),

@@ -172,6 +172,22 @@ async def telemetry_producer_example() -> None:
         typing.assert_type(stats, TelemetryStats)
 
 
+async def busy_poll_example() -> None:
+    """README: command/reply with busy polling."""
+    log = logging.getLogger("busy_poll")
+    async with EchoServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log) as server:
+        client = tcpframe.Client(tcpframe.LOCALHOST_IPV4, server.port, log, busy_poll_us=50)
+        async with client:
+            typing.assert_type(client.busy_poll_us, float)
+            await client.write_str("ping")
+            assert await client.read_str() == "ping"
+            client.busy_poll_us = 0
+            assert client.reader is not None
+            client.reader.busy_poll_us = 50
+            budget: float = client.reader.busy_poll_us
+            assert budget == 50
+
+
 async def session(port: int | None) -> bytes:
     """README, record and replay: start telemetry, read a few messages,
     disconnect; return every byte received."""
@@ -217,6 +233,7 @@ async def main() -> None:
     await telemetry_api_example()
     await json_codec_example()
     await telemetry_producer_example()
+    await busy_poll_example()
     await record_and_replay_example()
 
 

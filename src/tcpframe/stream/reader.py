@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
 
 import asyncio
+import time
 import typing
 from collections.abc import Callable
 
@@ -122,6 +123,7 @@ class FrameReader(TelemetryReads):
         self._offered_target = False
         self._separated = receive_buffer.SeparatedTakes(self._buffer, limit)
         self._usable = True
+        self._busy_poll_us = 0.0
         self._route_takes()
 
     def __repr__(self) -> str:
@@ -143,6 +145,43 @@ class FrameReader(TelemetryReads):
     def buffered(self) -> int:
         """Number of bytes received and not yet read."""
         return len(self._buffer)
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection's state, shared with its protocol and writer."""
+        return self._state
+
+    @property
+    def busy_poll_us(self) -> float:
+        """How long (µs) a read that must wait polls before it sleeps; 0
+        (the default) for never.
+
+        When a read finds too few bytes buffered, it sends what the
+        connection's writer holds and then, for up to this long, yields
+        to the event loop with ``await asyncio.sleep(0)`` instead of
+        sleeping in it: each turn the loop polls its sockets without
+        blocking (and runs every other task that is ready), and the read
+        returns as soon as its bytes have arrived. Only then does it
+        sleep until woken, as without busy polling. A reply that arrives
+        within the budget is read without the loop ever blocking, which
+        saves the wake-up of an idle CPU (about 100 µs on a virtual
+        machine) per round trip; in exchange the read burns a core for
+        up to this long at every wait. The same on every event loop and
+        transport (TCP, TLS, Unix sockets): nothing but the loop's own
+        receive path touches the socket.
+
+        Raises
+        ------
+        ValueError
+            If set to a negative number.
+        """
+        return self._busy_poll_us
+
+    @busy_poll_us.setter
+    def busy_poll_us(self, busy_poll_us: float) -> None:
+        if not busy_poll_us >= 0:
+            raise ValueError(f"busy_poll_us={busy_poll_us!r} must be >= 0")
+        self._busy_poll_us = float(busy_poll_us)
 
     @property
     def _eof(self) -> bool:
@@ -561,6 +600,8 @@ class FrameReader(TelemetryReads):
         self._wanted_nbytes = nbytes
         self._wanted_separator = separator
         try:
+            if self._busy_poll_us:
+                await self._busy_poll(waiter)
             await waiter
         finally:
             # Unless the data, EOF or an error woke this read (and so
@@ -581,6 +622,8 @@ class FrameReader(TelemetryReads):
         self._buffer.copy_into(target[:buffered])
         self._target, self._target_filled = target, buffered
         try:
+            if self._busy_poll_us:
+                await self._busy_poll(waiter)
             await waiter
         except BaseException:
             # Cancelled, or the connection failed: the bytes received so
@@ -597,6 +640,18 @@ class FrameReader(TelemetryReads):
         if filled < len(target):
             # Woken by EOF: what came is the partial read.
             raise asyncio.IncompleteReadError(bytes(target[:filled]), len(target))
+
+    async def _busy_poll(self, waiter: asyncio.Future[None]) -> None:
+        """Yield to the event loop until ``waiter`` is done (the data,
+        EOF or an error woke it) or `busy_poll_us` has passed.
+
+        Each ``sleep(0)`` lets the loop poll its selector with a zero
+        timeout and run the other ready tasks: this task never keeps them
+        waiting.
+        """
+        deadline = time.perf_counter() + self._busy_poll_us * 1e-6
+        while not waiter.done() and time.perf_counter() < deadline:
+            await asyncio.sleep(0)
 
     def _new_waiter(self, func_name: str) -> asyncio.Future[None]:
         """Register the read that is about to wait and return its future."""

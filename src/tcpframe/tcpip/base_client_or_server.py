@@ -40,7 +40,12 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     connect_callback : coroutine function or None, optional
         Called with this object whenever the connection state changes.
     monitor_connection_interval : `float`, optional
-        Interval between checks of the connection (s); <= 0 for none.
+        If > 0 (the default, 0.1, is lsst.ts.tcpip's), monitor the
+        connection: close it and call ``connect_callback`` as soon as it
+        is lost, even if nothing reads. The monitor waits for the
+        connection's state to change, so an idle connection costs no CPU;
+        the interval (s) only bounds how late it notices that the last
+        unread byte of a peer that closed was read. <= 0 for no monitor.
     name : `str`, optional
         Name used in log messages.
     do_start : `bool`, optional
@@ -52,6 +57,10 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
     json_codec : `JsonCodec`, `str` or None, optional
         Codec of `read_json` and `write_json`, or its name (``"json"``,
         ``"orjson"``); None for the default (`set_default_json_codec`).
+    busy_poll_us : `float`, optional
+        Busy polling for command/reply: how long (µs) a read that must
+        wait keeps polling before it sleeps in the event loop; 0 (the
+        default) for none. See `busy_poll_us`.
     **kwargs
         Passed to `start`.
 
@@ -67,6 +76,8 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         May be changed at any time; takes effect on the next call.
     json_codec : `JsonCodec`
         May be changed at any time; takes effect on the next call.
+    busy_poll_us : `float`
+        May be changed at any time; takes effect on the next read.
     should_be_connected : `bool`
         True once connected, until `close` (not `basic_close`) is called.
     start_task : `asyncio.Future`
@@ -96,6 +107,7 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         encoding: str = DEFAULT_ENCODING,
         terminator: bytes = DEFAULT_TERMINATOR,
         json_codec: JsonCodec | str | None = None,
+        busy_poll_us: float = 0.0,
         **kwargs: typing.Any,
     ) -> None:
         check_connect_callback(connect_callback)
@@ -106,11 +118,12 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         self.encoding = encoding
         self.terminator = terminator
         self.json_codec = json_codec
+        self._reader: FrameReader | None = None
+        self.busy_poll_us = busy_poll_us
         self.monitor_connection_interval = monitor_connection_interval
         self.should_be_connected = False
         self._connect_callback = connect_callback
         self._last_connected = False
-        self._reader: FrameReader | None = None
         self._writer: FrameWriter | None = None
         self._monitor_connection_task: asyncio.Future[typing.Any] = make_done_future()
         self.done_task: asyncio.Future[typing.Any] = asyncio.Future()
@@ -144,6 +157,37 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
         if not isinstance(terminator, bytes) or not terminator:
             raise ValueError(f"terminator={terminator!r} must be non-empty bytes")
         self._terminator = terminator
+
+    @property
+    def busy_poll_us(self) -> float:
+        """Busy polling for command/reply: how long (µs) a read that must
+        wait keeps polling before it sleeps in the event loop; 0 for none.
+
+        Off by default. Set it (e.g. to 50) on a connection that sends a
+        command and waits for its reply: the read then yields to the event
+        loop without letting it block, so a reply that comes within the
+        budget is read without waking an idle CPU, and round trips over
+        loopback or a fast LAN take a fraction of the time. The cost is
+        CPU: a waiting read keeps a core busy for up to this long, on
+        every read that must wait. Other tasks still run (the read yields
+        to them at every turn of the loop). Works on every event loop and
+        transport; applies to the current connection's reader and to the
+        next ones (`FrameReader.busy_poll_us`).
+
+        Raises
+        ------
+        ValueError
+            If set to a negative number.
+        """
+        return self._busy_poll_us
+
+    @busy_poll_us.setter
+    def busy_poll_us(self, busy_poll_us: float) -> None:
+        if not busy_poll_us >= 0:
+            raise ValueError(f"busy_poll_us={busy_poll_us!r} must be >= 0")
+        self._busy_poll_us = float(busy_poll_us)
+        if self._reader is not None:
+            self._reader.busy_poll_us = busy_poll_us
 
     @property
     def reader(self) -> FrameReader | None:
@@ -204,14 +248,36 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             self.log.exception("connect_callback failed")
 
     def start_monitoring_connection(self) -> None:
-        """Start the task that notices when the peer has gone away."""
-        self._monitor_connection_task.cancel()
-        if self.monitor_connection_interval > 0:
-            self._monitor_connection_task = asyncio.create_task(self._monitor_connection())
+        """Start the task that notices when the peer has gone away.
 
-    async def _monitor_connection(self) -> None:
+        Nothing is started if `monitor_connection_interval` is <= 0.
+        """
+        self._monitor_connection_task.cancel()
+        if self.monitor_connection_interval > 0 and self._reader is not None:
+            self._monitor_connection_task = asyncio.create_task(self._monitor_connection(self._reader))
+
+    async def _monitor_connection(self, reader: FrameReader) -> None:
+        """Close the connection (calling ``connect_callback``) once it is
+        no longer `connected`.
+
+        lsst.ts.tcpip checks `connected` every `monitor_connection_interval`
+        seconds. Every way a connection ends is a change of its
+        `~tcpframe.stream.connection.ConnectionState`, so this task waits
+        for those changes instead and costs nothing while the connection
+        is idle; it notices a loss at once. Only while the peer has closed
+        and bytes it sent are still unread does it check every
+        `monitor_connection_interval` seconds, as lsst.ts.tcpip does: the
+        read that takes the last of them changes no state.
+        """
+        changed = asyncio.Event()
+        state = reader.state
+        state.subscribe(changed.set)
         while self.connected:
-            await asyncio.sleep(self.monitor_connection_interval)
+            if state.receiving_ended:
+                await asyncio.sleep(self.monitor_connection_interval)
+            else:
+                await changed.wait()
+                changed.clear()
         await self.close_connection()
 
     async def __aenter__(self) -> typing.Self:

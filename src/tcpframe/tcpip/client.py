@@ -33,8 +33,12 @@ class Client(BaseClientOrServer):
     connect_callback : coroutine function or None, optional
         Called with this client when the connection state changes.
     monitor_connection_interval : `float`, optional
-        Interval between checks that the server is still there (s);
-        <= 0 for none.
+        If > 0 (the default, 0.1, is lsst.ts.tcpip's), monitor the
+        connection: close it and call ``connect_callback`` as soon as it
+        is lost, even if nothing reads. The monitor waits for the
+        connection's state to change, so an idle connection costs no CPU;
+        the interval (s) only bounds how late it notices that the last
+        unread byte of a peer that closed was read. <= 0 for no monitor.
     name : `str`, optional
         Name used in log messages.
     encoding : `str`, optional
@@ -46,7 +50,8 @@ class Client(BaseClientOrServer):
     heartbeat_send_sleep : `float`, optional
         Interval between heartbeats (s).
     **kwargs
-        ``json_codec`` chooses the codec of the JSON methods (see
+        ``json_codec`` chooses the codec of the JSON methods and
+        ``busy_poll_us`` turns on busy polling (see
         `BaseClientOrServer`); the rest are passed to
         `asyncio.loop.create_connection` (``limit`` sets the reader's line
         limit, as for `asyncio.open_connection`).
@@ -115,6 +120,7 @@ class Client(BaseClientOrServer):
             raise RuntimeError("Start already called")
         self._start_called = True
         self._reader, self._writer = await open_connection(self.host, self.port, **kwargs)
+        self._reader.busy_poll_us = self._busy_poll_us
         await set_socket_options(self._writer)
         self.should_be_connected = True
         self.log.info("%s connected to %s:%s", self.name, self.host, self.port)

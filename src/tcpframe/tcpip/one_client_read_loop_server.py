@@ -54,7 +54,7 @@ class OneClientReadLoopServer(OneClientServer):
     **kwargs
         Passed to `OneClientServer`: ``monitor_connection_interval``,
         ``json_codec`` (the codec of the JSON methods, see
-        `BaseClientOrServer`), and the arguments of
+        `BaseClientOrServer`), ``busy_poll_us`` (busy polling, likewise), and the arguments of
         `asyncio.loop.create_server`.
 
     Attributes

@@ -51,8 +51,12 @@ class OneClientServer(BaseClientOrServer):
     connect_callback : coroutine function or None, optional
         Called with this server when a client connects or disconnects.
     monitor_connection_interval : `float`, optional
-        Interval between checks that the client is still there (s);
-        <= 0 for none.
+        If > 0 (the default, 0.1, is lsst.ts.tcpip's), monitor the
+        connection: close it and call ``connect_callback`` as soon as it
+        is lost, even if nothing reads. The monitor waits for the
+        connection's state to change, so an idle connection costs no CPU;
+        the interval (s) only bounds how late it notices that the last
+        unread byte of a peer that closed was read. <= 0 for no monitor.
     name : `str`, optional
         Name used in log messages.
     encoding : `str`, optional
@@ -60,7 +64,8 @@ class OneClientServer(BaseClientOrServer):
     terminator : `bytes`, optional
         Terminator of the str and JSON methods.
     **kwargs
-        ``json_codec`` chooses the codec of the JSON methods (see
+        ``json_codec`` chooses the codec of the JSON methods and
+        ``busy_poll_us`` turns on busy polling (see
         `BaseClientOrServer`); the rest are passed to
         `asyncio.loop.create_server` (``limit`` sets each reader's line
         limit, as for `asyncio.start_server`).
@@ -233,6 +238,7 @@ class OneClientServer(BaseClientOrServer):
             return False
         assert writer is not None  # is_connected
         self._reader = reader
+        reader.busy_poll_us = self._busy_poll_us
         self._writer = writer
         await set_socket_options(writer)
         self.should_be_connected = True
