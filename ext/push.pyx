@@ -106,6 +106,7 @@ cdef class StructPusher(Pusher):
             PyBuffer_Release(&self.view)
 
     cpdef object run(self):
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef ReceiveBuffer buffer = self.buffer
         cdef Py_ssize_t size = self.size
         cdef object result
@@ -147,6 +148,7 @@ cdef class LinePusher(Pusher):
             self.encoding_c = encoding.encode("ascii")
 
     cpdef object run(self):
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef ReceiveBuffer buffer = self.buffer
         cdef Py_ssize_t index
         cdef Py_ssize_t separator_size = PyBytes_GET_SIZE(self.separator)
@@ -182,6 +184,7 @@ cdef class FramePusher(Pusher):
         self.prefix = prefix
 
     cpdef object run(self):
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef object payload
         cdef object result
         take = frames.take_length_prefixed
@@ -210,6 +213,7 @@ cdef class ChecksummedPusher(Pusher):
         self.limit = limit
 
     cpdef object run(self):
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef object body
         cdef object result
         take = frames.take_checksummed
@@ -262,8 +266,9 @@ cdef class RecordPusher(Pusher):
 
     ``wrap(data, count)`` turns a writable bytes-like ``data`` of
     ``count`` records into the object the callback is called with (e.g.
-    `numpy.frombuffer`); ``data`` views the buffer's memory, which is
-    reused once the callback returns.
+    `numpy.frombuffer`). The compiled pusher's ``data`` views the
+    buffer's memory, which is reused once the callback returns; the
+    twin's is a copy.
 
     Parameters
     ----------
@@ -288,6 +293,7 @@ cdef class RecordPusher(Pusher):
         self.wrap = wrap
 
     cpdef object run(self):
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef ReceiveBuffer buffer = self.buffer
         cdef Py_ssize_t count
         cdef RecordBytes data

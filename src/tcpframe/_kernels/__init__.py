@@ -70,8 +70,8 @@ def load_compiled() -> Kernels:
     """
     from . import checksums_compiled as checksums
     from . import frames_compiled as frames
-    from . import receive_buffer_compiled as receive_buffer
     from . import push_compiled as push
+    from . import receive_buffer_compiled as receive_buffer
     from . import structs_compiled as structs
 
     return Kernels("compiled", checksums, frames, receive_buffer, structs, push)
@@ -80,8 +80,8 @@ def load_compiled() -> Kernels:
 def _load_pure() -> Kernels:
     from . import checksums_pure as checksums
     from . import frames_pure as frames
-    from . import receive_buffer_pure as receive_buffer
     from . import push_pure as push
+    from . import receive_buffer_pure as receive_buffer
     from . import structs_pure as structs
 
     return Kernels("pure", checksums, frames, receive_buffer, structs, push)

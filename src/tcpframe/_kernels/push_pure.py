@@ -93,6 +93,7 @@ class StructPusher(Pusher):
         return self._view.nbytes
 
     def run(self) -> typing.Any:
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         buffer = self._buffer
         view = self._view
         size = len(view)
@@ -132,6 +133,7 @@ class LinePusher(Pusher):
         self._encoding = encoding
 
     def run(self) -> typing.Any:
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         buffer = self._buffer
         separator = self._separator
         limit = self._limit
@@ -162,6 +164,7 @@ class FramePusher(Pusher):
         self._prefix = prefix
 
     def run(self) -> typing.Any:
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         while self.active:
             payload = frames.take_length_prefixed(self._buffer, self._prefix)
             if payload is None:
@@ -183,6 +186,7 @@ class ChecksummedPusher(Pusher):
         self._limit = limit
 
     def run(self) -> typing.Any:
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         while self.active:
             body = frames.take_checksummed(self._buffer, self._framing, self._limit)
             if body is None:
@@ -199,9 +203,9 @@ class RecordPusher(Pusher):
 
     ``wrap(data, count)`` turns a writable bytes-like ``data`` of
     ``count`` records into the object the callback is called with (e.g.
-    `numpy.frombuffer`). (The compiled pusher's ``data`` views the
+    `numpy.frombuffer`). The compiled pusher's ``data`` views the
     buffer's memory, which is reused once the callback returns; the
-    twin's is a copy.)
+    twin's is a copy.
 
     Parameters
     ----------
@@ -234,6 +238,7 @@ class RecordPusher(Pusher):
         return self._size
 
     def run(self) -> typing.Any:
+        """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         buffer = self._buffer
         while self.active:
             count = len(buffer._data) // self._size
