@@ -92,7 +92,11 @@ class Push:
     the awaitable completes. Meanwhile the buffer holds at most what had
     been received when the callback returned (the rest of that receive,
     and whatever the transport had in flight), so memory stays bounded
-    while the peer is held back by TCP flow control.
+    while the peer is held back by TCP flow control. Each awaitable is run
+    as a task, so an ``async def`` callback costs a task per message:
+    return an awaitable only when the consumer must wait (e.g.
+    ``return None if queue.full() is False else queue.put(item)``... or
+    simply ``queue.put_nowait`` until it is full).
 
     **Errors.** If the callback raises (or its awaitable does, or it
     returns something that is neither None nor awaitable: `TypeError`),
