@@ -204,17 +204,18 @@ async def test_switching_between_push_and_reads_loses_and_reorders_nothing(
         assert seen[:100] == list(range(100))
     else:
         assert seen == list(range(100))
-    read = [await read_one() for _ in range(50)]
+    await server.write(stream_of(kind, 300, 300))
+    read = [await asyncio.wait_for(read_one(), STD_TIMEOUT) for _ in range(50)]
     assert read == list(range(len(seen), len(seen) + 50))
     done_reading = seen[-1] + 51
     seen.clear()
     pushed = start_push(client, kind, lambda message: seen.extend(record(message)))
-    await wait_until(lambda: len(seen) == 300 - done_reading)
-    assert seen == list(range(done_reading, 300))
+    await wait_until(lambda: len(seen) == 600 - done_reading)
+    assert seen == list(range(done_reading, 600))
     pushed.stop()
     assert await pushed.done is None
-    await server.write(stream_of(kind, 1, 300))
-    assert await asyncio.wait_for(read_one(), STD_TIMEOUT) == 300
+    await server.write(stream_of(kind, 1, 600))
+    assert await asyncio.wait_for(read_one(), STD_TIMEOUT) == 600
 
 
 async def test_reads_refuse_to_run_while_a_push_is_attached(
