@@ -833,7 +833,9 @@ class KernelSpec:
             buffer = self.kernels.receive_buffer.ReceiveBuffer(16)
             target = Reading()
             seen: list[tuple[int, float]] = []
-            pusher = self.kernels.push.StructPusher(buffer, target, target, lambda s: seen.append((s.sequence, s.value)))
+            pusher = self.kernels.push.StructPusher(
+                buffer, target, target, lambda s, seen=seen: seen.append((s.sequence, s.value))
+            )
             self.push_all(pusher, buffer, chunks)
             assert seen == [(r.sequence, r.value) for r in records], name
             assert pusher.delivered == count and pusher.size == ctypes.sizeof(Reading)
@@ -845,11 +847,11 @@ class KernelSpec:
             pusher = self.kernels.push.RecordPusher(
                 buffer,
                 dtype.itemsize,
-                lambda data, n: np.frombuffer(data, dtype, n),
-                lambda batch: batches.append(batch["sequence"].tolist()),
+                lambda data, n, dtype=dtype: np.frombuffer(data, dtype, n),
+                lambda batch, batches=batches: batches.append(batch["sequence"].tolist()),
             )
             self.push_all(pusher, buffer, chunks)
-            assert all(batches) and sum(batches, []) == list(range(count)), name
+            assert all(batches) and [n for batch in batches for n in batch] == list(range(count)), name
             assert pusher.delivered == count
             assert buffer.peek(100) == bytes(range(tail))
 

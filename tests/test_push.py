@@ -40,8 +40,11 @@ KINDS: dict[str, tuple[typing.Callable[[int], bytes], str, typing.Callable[[typi
     "records": (lambda i: bytes(Sample(i, i / 2)), "push_records", lambda a: [int(x) for x in a["sequence"]]),
     "ctypes records": (lambda i: bytes(Sample(i, i / 2)), "push_records", lambda a: [r.sequence for r in a]),
     "lines": (lambda i: b"line %d\r\n" % i, "push_lines", lambda line: [int(line.split()[1])]),
-    "frames": (lambda i: tcpframe.DEFAULT_LENGTH_PREFIX.encode(4) + i.to_bytes(4, "big"), "push_frames",
-               lambda p: [int.from_bytes(p, "big")]),
+    "frames": (
+        lambda i: tcpframe.DEFAULT_LENGTH_PREFIX.encode(4) + i.to_bytes(4, "big"),
+        "push_frames",
+        lambda p: [int.from_bytes(p, "big")],
+    ),
     "checksummed": (lambda i: FRAMING.encode(b"GP%d" % i), "push_checksummed", lambda body: [int(body[2:])]),
 }
 
@@ -280,9 +283,7 @@ async def test_a_connection_closed_here_ends_the_push(connect_pair: typing.Calla
     assert await asyncio.wait_for(pushed.done, STD_TIMEOUT) is None
 
 
-async def test_records_are_views_valid_during_the_callback(
-    connect_pair: typing.Callable, transport: Transport
-) -> None:
+async def test_records_are_views_valid_during_the_callback(connect_pair: typing.Callable, transport: Transport) -> None:
     server, client = await connect_pair(transport=transport)
     kept: list[np.ndarray] = []
     pushed = client.push_records(SAMPLE_DTYPE, lambda records: kept.append(records.copy()))

@@ -220,9 +220,7 @@ class Push:
 
     def _block(self, result: object) -> None:
         if not inspect.isawaitable(result):
-            self._fail(
-                TypeError(f"a push callback must return None or an awaitable, not {type(result).__name__}")
-            )
+            self._fail(TypeError(f"a push callback must return None or an awaitable, not {type(result).__name__}"))
             return
         if self._pusher.active:
             self._reader.pause_receiving()

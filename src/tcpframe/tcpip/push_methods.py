@@ -139,9 +139,7 @@ class PushMethods:
             If a push is attached already, or a read is waiting.
         """
         encoding = self.encoding if decode else None
-        return push.push_lines(
-            self._push_reader(), callback, self.terminator, encoding, on_end=self._push_ended
-        )
+        return push.push_lines(self._push_reader(), callback, self.terminator, encoding, on_end=self._push_ended)
 
     def push_frames(self, callback: PushCallback, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> Push:
         """Call ``callback(payload)`` with the payload of each
