@@ -60,6 +60,9 @@ COMPILED_ONLY = {
     "receive_buffer": {"FreeTail", "Storage"},
     # Holds the items' buffers while they are copied; the twin holds memoryviews.
     "structs": {"StructViews"},
+    # The exporter of a record batch's bytes in the buffer's storage; the
+    # twin hands a copy in a bytearray.
+    "push": {"RecordBytes"},
 }
 
 

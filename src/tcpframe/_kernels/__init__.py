@@ -24,6 +24,7 @@ __all__ = [
     "checksums",
     "frames",
     "load_compiled",
+    "push",
     "receive_buffer",
     "structs",
 ]
@@ -37,7 +38,7 @@ from ..framing import use_frame_encoder
 FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
 # The kernel families; each is a ``<family>_compiled`` and a ``<family>_pure`` module here.
-FAMILIES = ("checksums", "frames", "receive_buffer", "structs")
+FAMILIES = ("checksums", "frames", "receive_buffer", "structs", "push")
 
 
 class Kernels(typing.NamedTuple):
@@ -47,7 +48,7 @@ class Kernels(typing.NamedTuple):
     ----------
     name : `str`
         ``"compiled"`` or ``"pure"``.
-    checksums, frames, receive_buffer, structs : `types.ModuleType`
+    checksums, frames, receive_buffer, structs, push : `types.ModuleType`
         The implementation's module of each family (`FAMILIES`).
     """
 
@@ -56,6 +57,7 @@ class Kernels(typing.NamedTuple):
     frames: types.ModuleType
     receive_buffer: types.ModuleType
     structs: types.ModuleType
+    push: types.ModuleType
 
 
 def load_compiled() -> Kernels:
@@ -68,19 +70,21 @@ def load_compiled() -> Kernels:
     """
     from . import checksums_compiled as checksums
     from . import frames_compiled as frames
+    from . import push_compiled as push
     from . import receive_buffer_compiled as receive_buffer
     from . import structs_compiled as structs
 
-    return Kernels("compiled", checksums, frames, receive_buffer, structs)
+    return Kernels("compiled", checksums, frames, receive_buffer, structs, push)
 
 
 def _load_pure() -> Kernels:
     from . import checksums_pure as checksums
     from . import frames_pure as frames
+    from . import push_pure as push
     from . import receive_buffer_pure as receive_buffer
     from . import structs_pure as structs
 
-    return Kernels("pure", checksums, frames, receive_buffer, structs)
+    return Kernels("pure", checksums, frames, receive_buffer, structs, push)
 
 
 PURE = _load_pure()
@@ -105,10 +109,12 @@ if typing.TYPE_CHECKING:
     # same API.
     from . import checksums_compiled as checksums
     from . import frames_compiled as frames
+    from . import push_compiled as push
     from . import receive_buffer_compiled as receive_buffer
     from . import structs_compiled as structs
 else:
     checksums = ACTIVE.checksums
     frames = ACTIVE.frames
+    push = ACTIVE.push
     receive_buffer = ACTIVE.receive_buffer
     structs = ACTIVE.structs

@@ -7,6 +7,7 @@ buffer and reports the transport's events to the connection's
 each read from the receive buffer's kernels, waiting when the bytes have
 not arrived; `FrameWriter` (``writer``) sends, with flow control.
 ``records`` makes the numpy record arrays of the batch reads (numpy is
-imported when one is first made); ``iteration`` drives ``async for``.
+imported when one is first made); ``iteration`` drives ``async for``;
+``push`` calls a callback with each message as it is received (`Push`).
 This layer knows nothing of lsst.ts.tcpip (`tcpframe.tcpip`).
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "ReceiveFlow"]
+__all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "PushSink", "ReceiveFlow"]
 
 import asyncio
 import time
@@ -39,6 +39,17 @@ class ReceiveFlow(typing.Protocol):
 
     def flush_writes(self) -> None:
         """Send what the connection's writer holds: a read is about to wait."""
+
+
+class PushSink(typing.Protocol):
+    """What a `FrameReader` asks of the push attached to it
+    (`tcpframe.stream.push.Push`)."""
+
+    def data_received(self) -> None:
+        """Bytes were added to the reader's buffer."""
+
+    def state_changed(self, state: ConnectionState) -> None:
+        """The connection's state changed to ``state``."""
 
 
 class FrameReader(TelemetryReads):
@@ -124,6 +135,9 @@ class FrameReader(TelemetryReads):
         self._separated = receive_buffer.SeparatedTakes(self._buffer, limit)
         self._usable = True
         self._busy_poll_us = 0.0
+        # The push attached to this reader, if any (tcpframe.stream.push):
+        # it takes every received byte, and reads refuse to run.
+        self._push: PushSink | None = None
         self._route_takes()
 
     def __repr__(self) -> str:
@@ -214,6 +228,9 @@ class FrameReader(TelemetryReads):
                 self._wake_waiter()
             return
         self._buffer.buffer_updated(nbytes)
+        if self._push is not None:
+            self._push.data_received()
+            return
         self._data_received()
 
     def feed_data(self, data: bytes) -> None:
@@ -221,6 +238,9 @@ class FrameReader(TelemetryReads):
         if self._eof:
             raise RuntimeError("feed_data after feed_eof")
         self._buffer.feed(data)
+        if self._push is not None:
+            self._push.data_received()
+            return
         self._data_received()
 
     def feed_eof(self) -> None:
@@ -230,6 +250,49 @@ class FrameReader(TelemetryReads):
     def set_exception(self, exc: BaseException) -> None:
         """Make every read raise ``exc`` (the connection failed)."""
         self._state.note_failed(exc)
+
+    # Push (tcpframe.stream.push).
+
+    @property
+    def receive_buffer(self) -> receive_buffer.ReceiveBuffer:
+        """The buffer of received, unread bytes (for `tcpframe.stream.push`)."""
+        return self._buffer
+
+    def attach_push(self, push: PushSink) -> None:
+        """Hand every received byte to ``push`` until `detach_push`: reads
+        raise `RuntimeError` meanwhile.
+
+        Raises
+        ------
+        RuntimeError
+            If a push is attached already, or a read is waiting.
+        """
+        if self._push is not None:
+            raise RuntimeError("A push is already attached to this reader")
+        if self._waiter is not None:
+            raise RuntimeError("Cannot push while a read is waiting for incoming data")
+        self._push = push
+        self._state_changed()
+
+    def detach_push(self, push: PushSink) -> None:
+        """Detach ``push`` (if attached): reads run again, from the first
+        byte it did not take, and receiving resumes."""
+        if self._push is not push:
+            return
+        self._push = None
+        self._state_changed()
+        if self._paused:
+            self._resume_receiving()
+
+    def pause_receiving(self) -> None:
+        """Stop receiving from the socket (a push's callback is busy)."""
+        if not self._paused:
+            self._pause_receiving()
+
+    def resume_receiving(self) -> None:
+        """Receive from the socket again, after `pause_receiving`."""
+        if self._paused:
+            self._resume_receiving()
 
     # The StreamReader API.
 
@@ -659,6 +722,8 @@ class FrameReader(TelemetryReads):
             raise RuntimeError(
                 f"{func_name}() called while another coroutine is already waiting for incoming data"
             )
+        if self._push is not None:
+            raise RuntimeError(f"{func_name}() called while a push is attached to this reader")
         if self._flow is not None:
             # About to block: send what this task wrote, so a request goes
             # out before we wait for its reply.
@@ -688,7 +753,7 @@ class FrameReader(TelemetryReads):
     def _state_changed(self) -> None:
         """The connection's state changed: reroute the takes, and end a
         waiting read if no more bytes will come or the connection failed."""
-        usable = self._state.usable
+        usable = self._state.usable and self._push is None
         if usable != self._usable:
             self._usable = usable
             self._route_takes()
@@ -699,6 +764,8 @@ class FrameReader(TelemetryReads):
                 waiter.set_exception(exc)
         elif self._eof:
             self._wake_waiter()
+        if self._push is not None:
+            self._push.state_changed(self._state)
 
     def _route_takes(self) -> None:
         """Shadow the four hottest ``try_`` takes with the kernels' bound
@@ -735,6 +802,8 @@ class FrameReader(TelemetryReads):
         return waiter
 
     def _raise_if_failed(self) -> None:
+        if self._push is not None:
+            raise RuntimeError("Cannot read: a push is attached to this reader (stop it first)")
         exc = self._state.exception
         if exc is not None:
             raise exc

@@ -18,6 +18,7 @@ from ..json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, Js
 from ..stream.reader import FrameReader
 from ..stream.writer import FrameWriter
 from ._callbacks import check_connect_callback
+from .push_methods import PushMethods
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
 
@@ -30,7 +31,7 @@ T = typing.TypeVar("T")
 _LOST_CONNECTION_ERRORS = (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError)
 
 
-class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
+class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC):
     """Abstract base class for a TCP/IP client or one-client server.
 
     Parameters
