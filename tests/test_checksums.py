@@ -2,7 +2,7 @@
 
 The results of each implementation against the checksums' definitions, and
 the parity of compiled kernels and twins, are in the kernel spec
-(``kernel_spec.py``, run by ``test_kernels_twin.py`` and
+(``kernel_spec/``, run by ``test_kernels_twin.py`` and
 ``test_kernels_compiled.py``).
 """
 

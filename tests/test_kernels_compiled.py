@@ -1,7 +1,7 @@
 """The compiled kernels: the kernel spec, parity with the twins, and what
 only they do.
 
-* `TestCompiledKernels` runs the kernel spec (``kernel_spec.py``) on the
+* `TestCompiledKernels` runs the kernel spec (``kernel_spec/``) on the
   compiled kernels, as ``test_kernels_twin.py`` runs it on the twins.
 * The parity tests check that the compiled kernels and the twins are
   interchangeable, family by family: the same public names, the same

@@ -1,4 +1,4 @@
-"""The kernel spec (``kernel_spec.py``) run on the pure-Python twins.
+"""The kernel spec (``kernel_spec/``) run on the pure-Python twins.
 
 It runs in every run of the suite, whichever kernels are active and
 whether or not the compiled kernels are built.

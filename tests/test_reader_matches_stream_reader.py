@@ -6,7 +6,7 @@ wait, complete or are cancelled mid-wait, and checks that both give the
 same results (``read_into`` is checked against ``readexactly``).
 
 The receive buffers' own state machine against a reference model is part
-of the kernel spec (``kernel_spec.py``); the kernel fuzz targets of
+of the kernel spec (``kernel_spec/``); the kernel fuzz targets of
 ``tools/fuzz_kernels.py`` run in ``test_kernels_compiled.py``.
 """
 

@@ -2,7 +2,7 @@
 
 Both implementations of ``ReceiveBuffer`` (``ext/receive_buffer.pyx`` and
 ``tcpframe._kernels.receive_buffer_pure``) take their defaults from here and follow
-this rule; ``tests/kernel_spec.py`` checks it against both. This module
+this rule; ``tests/kernel_spec/`` checks it against both. This module
 imports nothing of tcpframe.
 
 The rule
