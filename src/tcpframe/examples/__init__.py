@@ -8,7 +8,8 @@
 * `EchoServer`: echoes lines; ``python -m tcpframe.examples.echo`` runs it.
 * `TelemetryProducer`: streams `TelemetryHeader` + `TelemetryPayload`
   struct pairs at a fixed rate; `consume_telemetry` reads them (or has
-  them pushed, as `TelemetrySample` structs) and reports rate and latency. ``python -m tcpframe.examples.telemetry`` runs both.
+  them pushed, as `TelemetrySample` structs) and reports rate and
+  latency. ``python -m tcpframe.examples.telemetry`` runs both.
 """
 
 from __future__ import annotations
