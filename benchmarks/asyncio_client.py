@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from . import push_client
 from .baseline import StreamsClient
 from .floor import FloorClient
 from .scenarios import (
@@ -33,6 +34,8 @@ from .scenarios import (
     LINE_TERMINATOR,
     RECORD,
     RECORDS_PER_READ,
+    TELEMETRY_RECORD,
+    TELEMETRY_RECORDS_PER_READ,
     BenchmarkError,
     Header,
     Payload,
@@ -76,6 +79,10 @@ class Flavour:
         ``use_busy_poll(client)`` turns on the client's busy polling
         (tcpframe's ``busy_poll_us``); by default it leaves the client as
         it is.
+    pushes : `bool`, optional
+        The client has tcpframe's push API (`benchmarks.push_client`):
+        the push scenarios use it; otherwise they run the per-message
+        await loop of the same stream.
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
@@ -85,6 +92,7 @@ class Flavour:
     checked: bool = True
     use_orjson: Callable[[Client], None] = lambda client: None
     use_busy_poll: Callable[[Client], None] = lambda client: None
+    pushes: bool = False
 
 
 def tcpframe_flavour() -> Flavour:
@@ -122,6 +130,7 @@ def tcpframe_flavour() -> Flavour:
         tcpframe_reply_checksum_ok,
         use_orjson=use_orjson,
         use_busy_poll=use_busy_poll,
+        pushes=True,
     )
 
 
@@ -147,6 +156,7 @@ def floor_flavour() -> Flavour:
         checked=False,
         use_orjson=lambda client: None,
         use_busy_poll=lambda client: None,
+        pushes=False,
     )
 
 
@@ -268,6 +278,31 @@ async def _batch_numpy(client: Client, flavour: Flavour, scenario: Scenario, cou
     return records[-1:].tobytes(), None
 
 
+async def _push_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if flavour.pushes:
+        return await push_client.push_structs_32(client, scenario, count)
+    return await _recv_structs_32(client, flavour, scenario, count)
+
+
+async def _push_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if flavour.pushes:
+        return await push_client.push_lines(client, scenario, count)
+    return await _recv_lines(client, flavour, scenario, count)
+
+
+async def _push_records_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if flavour.pushes:
+        return await push_client.push_records_32(client, scenario, count)
+    # Without a push API: 1 MiB of records per read, the same sum.
+    records = np.empty(TELEMETRY_RECORDS_PER_READ, TELEMETRY_RECORD)
+    read_records = flavour.read_records
+    total = 0
+    for _ in range(count // TELEMETRY_RECORDS_PER_READ):
+        await read_records(client, records)
+        total += int(records["seq"].sum())
+    return records[-1:].tobytes(), total
+
+
 _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]] = {
     "recv_struct_pairs": _recv_struct_pairs,
     "recv_structs_32": _recv_structs_32,
@@ -279,4 +314,7 @@ _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]]
     "roundtrip": _roundtrip,
     "roundtrip_busy_poll": _roundtrip_busy_poll,
     "batch_numpy": _batch_numpy,
+    "push_structs_32": _push_structs_32,
+    "push_lines": _push_lines,
+    "push_records_32": _push_records_32,
 }

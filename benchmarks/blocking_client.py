@@ -1,8 +1,10 @@
 """The raw ceiling: a plain blocking-socket client, no event loop.
 
-It runs the scenario whose ceiling the targets refer to: the batch
-scenario, as a ``recv_into`` loop straight into the numpy array's memory,
-the same 1 MiB array the asyncio clients fill per call.
+It runs the scenarios whose ceiling the targets refer to: the batch
+scenarios, as a ``recv_into`` loop straight into the numpy array's memory,
+the same 1 MiB array the asyncio clients fill per call (``batch_numpy``;
+``push_records_32``, whose baseline reads such arrays and whose tcpframe
+row gets views of the receive buffer).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .scenarios import HOST, RECORD, RECORDS_PER_READ, RUN_TIMEOUT, Scenario
+from .scenarios import (
+    HOST,
+    RECORD,
+    RECORDS_PER_READ,
+    RUN_TIMEOUT,
+    TELEMETRY_RECORD,
+    TELEMETRY_RECORDS_PER_READ,
+    Scenario,
+)
 
 
 def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
@@ -27,16 +37,25 @@ def _recv_exactly_into(sock: socket.socket, view: memoryview) -> None:
         received += nbytes
 
 
-def _batch_numpy(sock: socket.socket, count: int) -> bytes:
-    records = np.empty(RECORDS_PER_READ, RECORD)
+def _records(sock: socket.socket, count: int, dtype: np.dtype, per_read: int) -> bytes:
+    records = np.empty(per_read, dtype)
     view = records.view(np.uint8).data
-    for _ in range(count // RECORDS_PER_READ):
+    for _ in range(count // per_read):
         _recv_exactly_into(sock, view)
     return records[-1:].tobytes()
 
 
+def _batch_numpy(sock: socket.socket, count: int) -> bytes:
+    return _records(sock, count, RECORD, RECORDS_PER_READ)
+
+
+def _push_records_32(sock: socket.socket, count: int) -> bytes:
+    return _records(sock, count, TELEMETRY_RECORD, TELEMETRY_RECORDS_PER_READ)
+
+
 RAW_SCENARIOS: dict[str, Callable[[socket.socket, int], bytes]] = {
     "batch_numpy": _batch_numpy,
+    "push_records_32": _push_records_32,
 }
 
 

@@ -82,7 +82,7 @@ class Summary:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A speed issue 14 asks tcpframe to show, on the stdlib asyncio loop.
+    """A speed issue 14 or 22 asks tcpframe to show, on the stdlib asyncio loop.
 
     Parameters
     ----------
@@ -91,28 +91,47 @@ class Target:
     implementation : `str`
         ``tcpframe`` or ``tcpframe-pure``.
     against : `str`
-        ``"streams"`` (goal is a ratio to the baseline) or ``"raw"`` (goal
-        is a fraction of the raw blocking client).
+        ``"streams"`` (goal is a ratio to the baseline), ``"raw"`` (goal
+        is a fraction of the raw blocking client) or ``"await"`` (goal is
+        a ratio to tcpframe's per-message await loop: the same
+        implementation's messages/s in scenario ``reference``, same run).
     goal : `float`
         Least acceptable ratio or fraction.
+    reference : `str` or None, optional
+        For ``against="await"``: the scenario of the await loop that reads
+        the same stream (e.g. ``recv_structs_32`` for ``push_structs_32``).
     """
 
     scenario: str
     implementation: str
     against: str
     goal: float
+    reference: str | None = None
 
     def __str__(self) -> str:
         if self.against == "raw":
             return f"{self.scenario}: {self.implementation} >= {self.goal:.0%} of raw"
+        if self.against == "await":
+            return f"{self.scenario}: {self.implementation} >= {self.goal:g}x its {self.reference} (per-message await)"
         return f"{self.scenario}: {self.implementation} >= {self.goal:g}x streams"
 
     def value(self, summaries: list[Summary]) -> float | None:
         """Return the achieved ratio or fraction, None if not measured."""
-        for summary in summaries:
-            if (summary.scenario.name, summary.row) == (self.scenario, Row(self.implementation, TARGET_LOOP)):
-                return summary.fraction_of_raw if self.against == "raw" else summary.ratio_to_streams
-        return None
+        row = Row(self.implementation, TARGET_LOOP)
+        rates = {
+            summary.scenario.name: summary
+            for summary in summaries
+            if summary.row == row and summary.scenario.name in (self.scenario, self.reference)
+        }
+        summary = rates.get(self.scenario)
+        if summary is None:
+            return None
+        if self.against == "raw":
+            return summary.fraction_of_raw
+        if self.against == "await":
+            reference = rates.get(self.reference) if self.reference is not None else None
+            return None if reference is None else _ratio(summary.messages_per_second, reference.messages_per_second)
+        return summary.ratio_to_streams
 
 
 _RECEIVE_SCENARIOS = ("recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json", "recv_json_orjson")
@@ -128,6 +147,14 @@ TARGETS = [
     Target("roundtrip", "tcpframe", "streams", 1.15),
     Target("roundtrip_busy_poll", "tcpframe", "streams", 2.5),
     Target("batch_numpy", "tcpframe", "raw", 0.9),
+    # Issue 22's push API: callbacks and batch views against the
+    # per-message await on the same stream, the baseline and raw recv_into.
+    Target("push_structs_32", "tcpframe", "await", 2.5, "recv_structs_32"),
+    Target("push_structs_32", "tcpframe", "streams", 15),
+    Target("push_lines", "tcpframe", "await", 2.5, "recv_lines"),
+    Target("push_lines", "tcpframe", "streams", 15),
+    Target("push_records_32", "tcpframe", "await", 10, "recv_structs_32"),
+    Target("push_records_32", "tcpframe", "raw", 0.9),
     *(Target(name, "tcpframe-pure", "streams", 2) for name in _RECEIVE_SCENARIOS),
     Target("batch_numpy", "tcpframe-pure", "raw", 0.7),
 ]
@@ -226,8 +253,8 @@ def format_overview(plan: Plan, summaries: list[Summary]) -> str:
     lines = [
         "### overview",
         "",
-        "Rates in messages/s (MB/s for the batch); `vs streams`: over the baseline on the same loop; "
-        "`% of floor/raw`: over the await floor on the same loop (raw blocking `recv_into` for the batch).",
+        "Rates in messages/s (MB/s for the batches); `vs streams`: over the baseline on the same loop; "
+        "`% of floor/raw`: over the await floor on the same loop (raw blocking `recv_into` for the batches).",
         "",
         header,
         "| --- |" + " ---: | ---: | ---: |" * len(columns),
@@ -456,13 +483,16 @@ def write_chart(path: Path, summaries: list[Summary], context: dict[str, typing.
                     continue
                 if target.against == "streams":
                     goal = target.goal
-                elif summary.ratio_to_streams and summary.fraction_of_raw:
+                elif target.against == "raw" and summary.ratio_to_streams and summary.fraction_of_raw:
                     goal = target.goal * summary.ratio_to_streams / summary.fraction_of_raw
+                elif target.against == "await" and summary.ratio_to_streams and (value := target.value(summaries)):
+                    # The goal's rate, over the baseline's.
+                    goal = target.goal * summary.ratio_to_streams / value
                 else:
                     continue
                 axes.plot([goal] * 2, span, "k--", lw=1)
                 marks.append(goal)
-    axes.plot([], [], color="black", lw=2.5, label="await floor on the bar's loop (raw recv_into for batch_numpy)")
+    axes.plot([], [], color="black", lw=2.5, label="await floor on the bar's loop (raw recv_into for the batches)")
     axes.plot([], [], "k--", lw=1, label=f"target (on {TARGET_LOOP})")
     axes.axvline(1, color="grey", lw=1)
     axes.set_yticks([position + 0.4 - height / 2 for position in range(len(names))], names)
@@ -476,7 +506,7 @@ def write_chart(path: Path, summaries: list[Summary], context: dict[str, typing.
     axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xlim(low, high)
     axes.set_xlabel(
-        "messages/s (MB/s for batch_numpy) over the streams baseline's on the same loop; "
+        "messages/s (MB/s for the batches) over the streams baseline's on the same loop; "
         "streams costs what lsst.ts.tcpip 2.2's Client costs"
     )
     machine = context["machine"]

@@ -28,6 +28,8 @@ __all__ = [
     "RECORDS_PER_READ",
     "RUN_TIMEOUT",
     "SCENARIOS",
+    "TELEMETRY_RECORD",
+    "TELEMETRY_RECORDS_PER_READ",
     "BenchmarkError",
     "Header",
     "Payload",
@@ -103,6 +105,13 @@ assert RECORD.itemsize == FRAME_SIZE
 
 # Records read per call in the batch scenario (1 MiB).
 RECORDS_PER_READ = 4096
+
+# `Telemetry32` as a numpy record (the push_records_32 scenario's batch views).
+TELEMETRY_RECORD = np.dtype([("seq", "u4"), ("status", "u4"), ("x", "f8"), ("y", "f8"), ("z", "f8")])
+assert TELEMETRY_RECORD.itemsize == ctypes.sizeof(Telemetry32)
+
+# Records per read of the push_records_32 scenario's baseline and raw rows (1 MiB).
+TELEMETRY_RECORDS_PER_READ = 2**20 // TELEMETRY_RECORD.itemsize
 
 # The roundtrip_busy_poll scenario's tcpframe.Client.busy_poll_us (µs).
 BUSY_POLL_US = 50
@@ -393,6 +402,40 @@ SCENARIOS: dict[str, Scenario] = {
             count=2_500 * RECORDS_PER_READ,
             message=_frame,
             messages_per_call=RECORDS_PER_READ,
+            ceiling="raw",
+        ),
+        # The push API (issue 22): the same streams as recv_structs_32 and
+        # recv_lines, delivered to a callback; the rows without a push API
+        # (streams, floor) run their per-message await loop.
+        Scenario(
+            "push_structs_32",
+            "recv",
+            "the recv_structs_32 stream; tcpframe: push_structs(Telemetry32, callback), the callback "
+            "does total += telemetry.seq (streams and floor: the recv_structs_32 await loop)",
+            count=2_000_000,
+            message=_telemetry,
+            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+        ),
+        Scenario(
+            "push_lines",
+            "recv",
+            "the recv_lines stream; tcpframe: push_lines(callback), the callback does total += len(line) "
+            "(streams and floor: the recv_lines await loop)",
+            count=1_500_000,
+            message=_nmea_line,
+            touch=lambda message: len(message) - len(LINE_TERMINATOR),
+        ),
+        Scenario(
+            "push_records_32",
+            "recv",
+            "the recv_structs_32 stream as batch views; tcpframe: push_records(dtype, callback), one numpy "
+            "view of every complete record per receive, the callback does total += view['seq'].sum() "
+            f"(streams: readexactly {TELEMETRY_RECORDS_PER_READ} records (1 MiB), copied into an array, "
+            "the same sum; raw: recv_into the array's memory)",
+            count=300 * TELEMETRY_RECORDS_PER_READ,
+            message=_telemetry,
+            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+            messages_per_call=TELEMETRY_RECORDS_PER_READ,
             ceiling="raw",
         ),
     )

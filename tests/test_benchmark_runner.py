@@ -93,7 +93,9 @@ def test_the_struct_pair_sender_counts_frames_in_the_header() -> None:
     assert scenario.stream_bytes(5) == 5 * len(scenario.message(0))
 
 
-@pytest.mark.parametrize("name", ["recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json"])
+@pytest.mark.parametrize(
+    "name", ["recv_struct_pairs", "recv_structs_32", "recv_lines", "recv_json", "push_structs_32", "push_records_32"]
+)
 def test_expected_total_sums_what_the_loop_takes_from_each_message(name: str) -> None:
     scenario = SCENARIOS[name]
     assert scenario.touch is not None

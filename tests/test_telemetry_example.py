@@ -17,6 +17,7 @@ from tcpframe.examples import (
     TelemetryHeader,
     TelemetryPayload,
     TelemetryProducer,
+    TelemetrySample,
     TelemetryStats,
     consume_telemetry,
 )
@@ -92,6 +93,49 @@ async def test_consumer_stops_when_the_producer_closes(log: typing.Any) -> None:
     assert lines[-1].startswith("total")
 
 
+async def test_push_consumer_counts_every_sample_in_order(log: typing.Any) -> None:
+    """The push consumer: reports, then the summary; every sample from the
+    first counted once and in order (none lost), as the await consumer."""
+    lines: list[str] = []
+    async with TelemetryProducer(rate=1000, log=log) as producer:
+        stats = await consume_telemetry(
+            tcpframe.LOCALHOST_IPV4, producer.port, 1.5, report=lines.append, log=log, push=True
+        )
+    assert len(lines) >= 2 and lines[-1].startswith("total"), lines
+    assert all(REPORT.search(line) for line in lines), lines
+    assert stats.count > 0 and stats.lost == 0
+    assert stats.count == stats.next_sequence
+    assert 0 <= stats.latency_sum / stats.count <= stats.latency_max
+
+
+async def test_push_consumer_stops_when_the_producer_closes(log: typing.Any) -> None:
+    lines: list[str] = []
+    producer = TelemetryProducer(rate=1000, log=log)
+    await asyncio.wait_for(producer.start_task, STD_TIMEOUT)
+    consumer = asyncio.create_task(
+        consume_telemetry(tcpframe.LOCALHOST_IPV4, producer.port, 0, report=lines.append, log=log, push=True)
+    )
+    await asyncio.wait_for(producer.connected_task, STD_TIMEOUT)
+    # Some samples first, so that the push has delivered some when the
+    # producer closes between two of them.
+    while producer.stream_task.done():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    await producer.close()
+    stats = await asyncio.wait_for(consumer, STD_TIMEOUT)
+    assert stats.lost == 0 and stats.count == stats.next_sequence
+    assert lines[-1].startswith("total")
+
+
+def test_a_sample_is_a_header_then_its_payload() -> None:
+    """What the push consumer is given is the pair the producer writes."""
+    header = TelemetryHeader(sequence=7, timestamp=1.5, payload_size=ctypes.sizeof(TelemetryPayload))
+    payload = TelemetryPayload(status=3)
+    sample = TelemetrySample.from_buffer_copy(bytes(header) + bytes(payload))
+    assert ctypes.sizeof(TelemetrySample) == ctypes.sizeof(header) + ctypes.sizeof(payload)
+    assert (sample.header.sequence, sample.header.timestamp, sample.payload.status) == (7, 1.5, 3)
+
+
 def test_stats_count_lost_samples_and_latency() -> None:
     stats = TelemetryStats(now=100.0)
     for sequence, sent, received in [(0, 1.0, 1.001), (1, 2.0, 2.003), (4, 3.0, 3.002)]:
@@ -130,6 +174,15 @@ def test_python_m_runs_producer_and_consumer_and_prints_rate_and_latency() -> No
     lines = result.stdout.splitlines()
     # A report at 1 s (a loaded machine, slow to connect, may add one at
     # 2 s before the 1.5 s of reading are up), then the summary.
+    assert len(lines) >= 2 and lines[-1].startswith("total"), result.stdout
+    assert all(REPORT.search(line) for line in lines), result.stdout
+    assert REPORT.search(lines[-1]).group(2) == "0"
+
+
+def test_python_m_push_consumer_prints_rate_and_latency() -> None:
+    result = run_module("--rate", "1000", "--seconds", "1.5", "--push")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
     assert len(lines) >= 2 and lines[-1].startswith("total"), result.stdout
     assert all(REPORT.search(line) for line in lines), result.stdout
     assert REPORT.search(lines[-1]).group(2) == "0"

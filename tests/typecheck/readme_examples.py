@@ -7,6 +7,7 @@ against the installed package (as a user's program sees it) and runs it.
 """
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import math
@@ -27,6 +28,7 @@ from tcpframe.examples import (
     TelemetryStats,
     consume_telemetry,
 )
+from tcpframe.stream.push import Push
 
 
 class Sample(ctypes.Structure):
@@ -188,6 +190,59 @@ async def busy_poll_example() -> None:
             assert budget == 50
 
 
+async def push_example() -> None:
+    """README: the push API (callbacks instead of an await per message)."""
+    log = logging.getLogger("push")
+    samples = b"".join(bytes(Sample(time=index, value=index)) for index in range(10))
+
+    async def send_samples(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(samples + samples[:5])  # ten samples, then one cut by EOF
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(send_samples, tcpframe.LOCALHOST_IPV4, 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        # One callback per struct: the struct is refilled for each message.
+        async with tcpframe.Client(tcpframe.LOCALHOST_IPV4, port, log) as client:
+            kept: list[Sample] = []
+
+            def on_sample(sample: Sample) -> None:
+                kept.append(Sample.from_buffer_copy(sample))  # copy what you keep
+
+            push = client.push_structs(Sample, on_sample)
+            typing.assert_type(push, Push)
+            try:
+                await push.done
+            except asyncio.IncompleteReadError as cut:  # a record cut by EOF
+                assert len(cut.partial) == 5
+            assert [sample.value for sample in kept] == list(range(10)) and push.delivered == 10
+        # One batch view per receive, valid until the callback returns.
+        async with tcpframe.Client(tcpframe.LOCALHOST_IPV4, port, log) as client:
+            total = 0
+
+            def on_records(records: np.ndarray) -> None:
+                nonlocal total
+                total += int(records["value"].sum())
+
+            push = client.push_records(sample_dtype, on_records)
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                await push.done
+            assert total == sum(range(10))
+    # Back-pressure: return an awaitable; stop() switches back to reads.
+    async with EchoServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log) as echo:
+        async with tcpframe.Client(tcpframe.LOCALHOST_IPV4, echo.port, log) as client:
+            queue: asyncio.Queue[str] = asyncio.Queue(maxsize=2)
+            push = client.push_lines(queue.put)  # reading pauses while the queue is full
+            for word in ("one", "two", "three", "four"):
+                await client.write_str(word)
+            assert [await queue.get() for _ in range(4)] == ["one", "two", "three", "four"]
+            push.stop()
+            await push.done
+            await client.write_str("five")
+            assert await client.read_str() == "five"
+
+
 async def session(port: int | None) -> bytes:
     """README, record and replay: start telemetry, read a few messages,
     disconnect; return every byte received."""
@@ -234,6 +289,7 @@ async def main() -> None:
     await json_codec_example()
     await telemetry_producer_example()
     await busy_poll_example()
+    await push_example()
     await record_and_replay_example()
 
 

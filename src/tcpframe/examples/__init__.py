@@ -7,8 +7,9 @@
   ``.{device_id}{cmd}{checksum}\\r``, with `MockChiller` to test it against.
 * `EchoServer`: echoes lines; ``python -m tcpframe.examples.echo`` runs it.
 * `TelemetryProducer`: streams `TelemetryHeader` + `TelemetryPayload`
-  struct pairs at a fixed rate; `consume_telemetry` reads them and reports
-  rate and latency. ``python -m tcpframe.examples.telemetry`` runs both.
+  struct pairs at a fixed rate; `consume_telemetry` reads them (or has
+  them pushed, as `TelemetrySample` structs) and reports rate and
+  latency. ``python -m tcpframe.examples.telemetry`` runs both.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _MODULE_OF_NAME = {
     "TelemetryHeader": "telemetry",
     "TelemetryPayload": "telemetry",
     "TelemetryProducer": "telemetry",
+    "TelemetrySample": "telemetry",
     "TelemetryStats": "telemetry",
     "consume_telemetry": "telemetry",
 }
@@ -54,6 +56,7 @@ if typing.TYPE_CHECKING:
     from .telemetry import TelemetryHeader as TelemetryHeader
     from .telemetry import TelemetryPayload as TelemetryPayload
     from .telemetry import TelemetryProducer as TelemetryProducer
+    from .telemetry import TelemetrySample as TelemetrySample
     from .telemetry import TelemetryStats as TelemetryStats
     from .telemetry import consume_telemetry as consume_telemetry
 

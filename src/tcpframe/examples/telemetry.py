@@ -5,14 +5,18 @@
 times a second, each stamped with the time it was sent.
 `consume_telemetry` reads the pairs with a `~tcpframe.Client` and reports,
 once a second, the rate received, the latency (receive time minus send
-time) and how many samples were lost.
+time) and how many samples were lost. It reads one ``await`` per struct,
+or, with ``push=True`` (``--push``), has the client push each pair to a
+callback as it is received (`~tcpframe.Client.push_structs`), with no
+``await`` per sample.
 
 Run both ends in one process::
 
     python -m tcpframe.examples.telemetry --rate 1000 --seconds 5
 
 or in two: ``--mode producer --port 5000`` in one shell and
-``--mode consumer --port 5000`` in another. Latency compares the clocks
+``--mode consumer --port 5000`` in another; add ``--push`` for the push
+consumer. Latency compares the clocks
 of the two ends, so across machines it is only as good as their clock
 synchronisation.
 """
@@ -23,6 +27,7 @@ __all__ = [
     "TelemetryHeader",
     "TelemetryPayload",
     "TelemetryProducer",
+    "TelemetrySample",
     "TelemetryStats",
     "consume_telemetry",
     "main",
@@ -63,6 +68,14 @@ class TelemetryPayload(ctypes.Structure):
         ("positions", ctypes.c_double * 6),  # simulated axis positions (deg)
         ("status", ctypes.c_uint32),
     ]
+
+
+class TelemetrySample(ctypes.Structure):
+    """A header and its payload, as they follow each other on the wire:
+    what the push consumer is given, one per sample."""
+
+    _pack_ = 1
+    _fields_ = [("header", TelemetryHeader), ("payload", TelemetryPayload)]
 
 
 class TelemetryProducer(OneClientServer):
@@ -240,6 +253,8 @@ async def consume_telemetry(
     seconds: float,
     report: Callable[[str], typing.Any] = print,
     log: logging.Logger | None = None,
+    *,
+    push: bool = False,
 ) -> TelemetryStats:
     """Read telemetry from a `TelemetryProducer`, reporting once a second.
 
@@ -254,11 +269,23 @@ async def consume_telemetry(
         Called with each report line: one a second, then a summary.
     log : `logging.Logger` or None, optional
         Logger of the client; the module's logger if None.
+    push : `bool`, optional
+        Have the client push each sample to a callback as it is received
+        (`~tcpframe.Client.push_structs` of a `TelemetrySample`) instead
+        of reading it with one ``await`` per struct. The callback is given
+        the same struct, refilled, for every sample: it takes what it
+        needs (`TelemetryStats.add` reads two fields) before returning.
 
     Returns
     -------
     stats : `TelemetryStats`
         What was received.
+
+    Raises
+    ------
+    asyncio.IncompleteReadError
+        With ``push``, if the producer closed the connection in the middle
+        of a sample (the await consumer also stops there, silently).
     """
     log = log if log is not None else logging.getLogger("tcpframe.examples.telemetry")
     payload = TelemetryPayload()
@@ -272,16 +299,39 @@ async def consume_telemetry(
     async with Client(host=host, port=port, log=log, name="TelemetryConsumer") as client:
         reporter = asyncio.create_task(report_every_second())
         try:
-            async with asyncio.timeout(seconds if seconds > 0 else None):
-                async for header in client.iter_structs(TelemetryHeader()):
-                    await client.read_into(payload)
-                    stats.add(header, time.time())
-        except TimeoutError:
-            pass
+            if push:
+                await _push_samples(client, stats, seconds)
+            else:
+                try:
+                    async with asyncio.timeout(seconds if seconds > 0 else None):
+                        async for header in client.iter_structs(TelemetryHeader()):
+                            await client.read_into(payload)
+                            stats.add(header, time.time())
+                except TimeoutError:
+                    pass
         finally:
             reporter.cancel()
     report(stats.summary(time.monotonic()))
     return stats
+
+
+async def _push_samples(client: Client, stats: TelemetryStats, seconds: float) -> None:
+    """Count every sample the client pushes, for ``seconds`` (0: until the
+    producer closes the connection)."""
+
+    def on_sample(sample: TelemetrySample) -> None:
+        # Called from the event loop with each sample as it is received.
+        stats.add(sample.header, time.time())
+
+    pushed = client.push_structs(TelemetrySample, on_sample)
+    try:
+        # done ends the push at the end of the connection (raising if a
+        # sample was cut, or if on_sample raised); shield it from the
+        # timeout, which stops the push instead.
+        await asyncio.wait_for(asyncio.shield(pushed.done), seconds if seconds > 0 else None)
+    except TimeoutError:
+        pushed.stop()
+        await pushed.done
 
 
 def positive_float(text: str) -> float:
@@ -314,6 +364,11 @@ def main(args: list[str] | None = None) -> None:
     parser.add_argument(
         "--seconds", type=float, default=5.0, help="how long the consumer reads (default 5; 0 until the producer stops)"
     )
+    parser.add_argument(
+        "--push",
+        action="store_true",
+        help="consumer: have the client push each sample to a callback (push_structs) instead of awaiting each read",
+    )
     parser.add_argument("--host", default=LOCAL_HOST, help=f"producer address (default {LOCAL_HOST})")
     parser.add_argument("--port", type=int, default=0, help="producer port (default 0: a free one)")
     parsed = parser.parse_args(args)
@@ -328,12 +383,14 @@ def main(args: list[str] | None = None) -> None:
 
     async def run_both() -> None:
         async with TelemetryProducer(rate=parsed.rate, port=parsed.port, host=parsed.host) as producer:
-            await consume_telemetry(parsed.host, producer.port, parsed.seconds, report=print_flush)
+            await consume_telemetry(parsed.host, producer.port, parsed.seconds, report=print_flush, push=parsed.push)
 
     runs: dict[str, Callable[[], Coroutine[typing.Any, typing.Any, typing.Any]]] = {
         "both": run_both,
         "producer": run_producer,
-        "consumer": lambda: consume_telemetry(parsed.host, parsed.port, parsed.seconds, report=print_flush),
+        "consumer": lambda: consume_telemetry(
+            parsed.host, parsed.port, parsed.seconds, report=print_flush, push=parsed.push
+        ),
     }
     try:
         asyncio.run(runs[parsed.mode]())
