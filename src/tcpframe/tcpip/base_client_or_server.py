@@ -12,6 +12,7 @@ import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
+from .. import _kernels
 from ..constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from ..json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
@@ -566,6 +567,13 @@ class BaseClientOrServer(TelemetryMethods, JsonCodecChoice, abc.ABC):
             # E.g. the peer was still sending when we closed, or stopped
             # reading: the connection is closed all the same.
             self.log.info("%s: TLS connection did not shut down cleanly: %r", self.name, e)
+
+
+# With the compiled kernels, the reads above return compiled awaitables
+# that take a buffered message without a Python coroutine, and run these
+# methods as their slow path (tcpframe._kernels.awaitables_compiled).
+if _kernels.awaitables is not None:
+    _kernels.awaitables.install(BaseClientOrServer)
 
 
 def make_done_future() -> asyncio.Future[typing.Any]:

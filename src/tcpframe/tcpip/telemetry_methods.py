@@ -6,13 +6,17 @@ from __future__ import annotations
 __all__ = ["TelemetryMethods"]
 
 import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from .. import _kernels
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from ..stream.iteration import ReadIterator, struct_reader
 from ..stream.records import new_records, records_view
 
 if typing.TYPE_CHECKING:
     from ..stream.reader import FrameReader
+
+T = typing.TypeVar("T")
 
 
 class TelemetryMethods:
@@ -104,21 +108,21 @@ class TelemetryMethods:
         """
         await self.write_from(records)
 
-    def iter_lines(self) -> ReadIterator[str]:
+    def iter_lines(self) -> AsyncIterator[str]:
         """Iterate asynchronously over lines, as repeated `read_str` calls.
 
         The iteration ends when the connection ends cleanly between lines
         (the peer closed, or this end did); anything else a read raises propagates,
         e.g. `asyncio.IncompleteReadError` for a line cut short by EOF.
         """
-        return ReadIterator(self.read_str, self._ended_cleanly)
+        return _steps(ReadIterator(self.read_str, self._ended_cleanly), self.read_str)
 
-    def iter_json(self) -> ReadIterator[typing.Any]:
+    def iter_json(self) -> AsyncIterator[typing.Any]:
         """Iterate asynchronously over JSON lines, as repeated `read_json`
         calls; ends as `iter_lines` does."""
-        return ReadIterator(self.read_json, self._ended_cleanly)
+        return _steps(ReadIterator(self.read_json, self._ended_cleanly), self.read_json)
 
-    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
+    def iter_structs(self, struct: typing.Any) -> AsyncIterator[typing.Any]:
         """Iterate asynchronously over structs, as repeated `read_into` calls.
 
         Parameters
@@ -130,23 +134,41 @@ class TelemetryMethods:
 
         Ends as `iter_lines` does.
         """
-        return ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
+        steps = ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
+        return _steps(steps, self.read_into, struct)
 
-    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
+    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> AsyncIterator[bytes]:
         """Iterate asynchronously over the payloads of length-prefixed
         frames, as repeated `read_frame` calls; ends as `iter_lines` does."""
-        return ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
+        return _steps(ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly), self.read_frame, prefix)
 
-    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
+    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> AsyncIterator[bytes]:
         """Iterate asynchronously over the bodies of checksummed frames, as
         repeated `read_checksummed` calls; ends as `iter_lines` does.
 
         A bad frame raises and is consumed: iterating again continues
         with the next frame.
         """
-        return ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
+        steps = ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
+        return _steps(steps, self.read_checksummed, framing)
 
     def _ended_cleanly(self) -> bool:
         """True if the peer closed without an error and every byte was read."""
         reader = self.reader
         return reader is not None and reader.at_eof() and reader.exception() is None
+
+
+def _steps(
+    steps: ReadIterator[T], read: Callable[..., Awaitable[typing.Any]], arg: typing.Any = None
+) -> AsyncIterator[T]:
+    """Return ``steps``, or with the compiled kernels an iterator over the
+    same reads whose ``__anext__`` is compiled and takes a buffered
+    message without a Python coroutine (``steps`` is its slow path).
+
+    ``read`` is the host's read method that ``steps`` repeats, with its
+    argument ``arg``; if a subclass overrides it, ``steps`` is returned.
+    """
+    if _kernels.awaitables is None:
+        return steps
+    compiled: AsyncIterator[T] = _kernels.awaitables.read_steps(steps, read, arg)
+    return compiled
