@@ -194,6 +194,10 @@ cdef object _take_json(object host, object reader):
     terminator = host._terminator
     encoding = host._encoding
     if decode_utf8 is None or encoding not in UTF8_NAMES or terminator not in JSON_WHITESPACE_TERMINATORS:
+        # The Python method awaits host.read_str(): a subclass's, if it
+        # overrides it, on the slow path.
+        if type(host).read_str is not read_str:
+            return _NOTHING
         text = reader.try_read_line(terminator, encoding)
         return _NOTHING if text is None else codec.decode(text)
     line = reader.try_readuntil(terminator)
