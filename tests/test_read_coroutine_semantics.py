@@ -16,6 +16,7 @@ event loop; the suite runs it once with each implementation.
 
 import asyncio
 import collections.abc
+import contextlib
 import ctypes
 import dataclasses
 import gc
@@ -316,6 +317,23 @@ async def test_a_read_when_not_connected_raises_connection_error(pair: Pair) -> 
         await asyncio.wait_for(pair.call(), STD_TIMEOUT)
 
 
+@contextlib.asynccontextmanager
+async def serving(client_class: type[tcpframe.Client], log: logging.Logger) -> typing.AsyncIterator[tuple]:
+    """A `tcpframe.OneClientServer` and a connected ``client_class``."""
+    server = tcpframe.OneClientServer(host="127.0.0.1", port=0, log=log)
+    client = None
+    try:
+        await asyncio.wait_for(server.start_task, STD_TIMEOUT)
+        client = client_class(host="127.0.0.1", port=server.port, log=log)
+        await asyncio.wait_for(client.start_task, STD_TIMEOUT)
+        await asyncio.wait_for(server.connected_task, STD_TIMEOUT)
+        yield server, client
+    finally:
+        if client is not None:
+            await asyncio.wait_for(client.close(), STD_TIMEOUT)
+        await asyncio.wait_for(server.close(), STD_TIMEOUT)
+
+
 class OverridingClient(tcpframe.Client):
     """Overrides every read with ``async def``, tagging its result."""
 
@@ -354,18 +372,11 @@ class OverridingClient(tcpframe.Client):
         return await super().read_checksummed(framing)
 
 
-async def test_a_subclass_may_override_a_read_with_async_def(
-    connect_pair: typing.Callable, read: Read, log: logging.Logger
-) -> None:
-    server, plain_client = await connect_pair()
-    await plain_client.close()
-    client = OverridingClient(host=server.host, port=server.port, log=log)
-    client.calls = []
-    try:
-        await asyncio.wait_for(client.start_task, STD_TIMEOUT)
+async def test_a_subclass_may_override_a_read_with_async_def(read: Read, log: logging.Logger) -> None:
+    async with serving(OverridingClient, log) as (server, client):
+        client.calls = []
         pair = Pair(server, client, read)
         assert inspect.iscoroutinefunction(getattr(client, read.name))
-        await asyncio.wait_for(server.connected_task, STD_TIMEOUT)
         await pair.buffered(0)
         assert await pair.next_number() == 0
         task = asyncio.ensure_future(pair.next_number())
@@ -374,25 +385,16 @@ async def test_a_subclass_may_override_a_read_with_async_def(
         assert await asyncio.wait_for(task, STD_TIMEOUT) == 1
         # (read_json also calls read_str, when its codec decodes text.)
         assert [name for name in client.calls if name == read.name] == [read.name, read.name]
-    finally:
-        await asyncio.wait_for(client.close(), STD_TIMEOUT)
 
 
-async def test_a_subclass_override_is_what_iteration_reads(connect_pair: typing.Callable, log: logging.Logger) -> None:
-    server, plain_client = await connect_pair()
-    await plain_client.close()
-    client = OverridingClient(host=server.host, port=server.port, log=log)
-    client.calls = []
-    try:
-        await asyncio.wait_for(client.start_task, STD_TIMEOUT)
-        await asyncio.wait_for(server.connected_task, STD_TIMEOUT)
+async def test_a_subclass_override_is_what_iteration_reads(log: logging.Logger) -> None:
+    async with serving(OverridingClient, log) as (server, client):
+        client.calls = []
         await server.write(b"1\r\n2\r\n")
         lines = client.iter_lines()
         async with asyncio.timeout(STD_TIMEOUT):
             assert [await anext(lines), await anext(lines)] == ["1", "2"]
         assert client.calls == ["read_str", "read_str"]
-    finally:
-        await asyncio.wait_for(client.close(), STD_TIMEOUT)
 
 
 class LineOverridingClient(tcpframe.Client):
@@ -402,15 +404,8 @@ class LineOverridingClient(tcpframe.Client):
         return '{"k": 99}'
 
 
-async def test_read_json_reads_with_an_overridden_read_str(connect_pair: typing.Callable, log: logging.Logger) -> None:
-    server, plain_client = await connect_pair()
-    await plain_client.close()
-    client = LineOverridingClient(host=server.host, port=server.port, log=log)
-    try:
-        await asyncio.wait_for(client.start_task, STD_TIMEOUT)
-        await asyncio.wait_for(server.connected_task, STD_TIMEOUT)
+async def test_read_json_reads_with_an_overridden_read_str(log: logging.Logger) -> None:
+    async with serving(LineOverridingClient, log) as (server, client):
         await server.write(b'{"k": 1}\r\n')
         await asyncio.sleep(PENDING)
         assert await asyncio.wait_for(client.read_json(), STD_TIMEOUT) == {"k": 99}
-    finally:
-        await asyncio.wait_for(client.close(), STD_TIMEOUT)
