@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
@@ -71,6 +71,11 @@ class Flavour:
         orjson, where it can (tcpframe's ``json_codec``); by default it
         leaves the client as it is (the baseline decodes with
         `json.loads`, as lsst.ts.tcpip does).
+    iterates : `bool`, optional
+        The client has ``iter_structs(struct)`` and ``iter_lines()``, and
+        the ``iter_*`` scenarios loop over them with ``async for``; else
+        (the baseline: lsst.ts.tcpip has no iterators) those scenarios
+        await ``read_into`` or ``read_str`` per message.
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
@@ -79,6 +84,7 @@ class Flavour:
     reply_checksum_ok: Callable[[bytes], bool]
     checked: bool = True
     use_orjson: Callable[[Client], None] = lambda client: None
+    iterates: bool = True
 
 
 def tcpframe_flavour() -> Flavour:
@@ -116,7 +122,7 @@ def streams_flavour() -> Flavour:
         data = await client.readexactly(records.nbytes)
         records[:] = np.frombuffer(data, records.dtype)
 
-    return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok)
+    return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok, iterates=False)
 
 
 def floor_flavour() -> Flavour:
@@ -192,6 +198,36 @@ async def _recv_lines(client: Client, flavour: Flavour, scenario: Scenario, coun
     return line.encode() + LINE_TERMINATOR, total
 
 
+async def _iter_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if not flavour.iterates:
+        return await _recv_structs_32(client, flavour, scenario, count)
+    telemetry = Telemetry32()
+    total = 0
+    left = count
+    steps: AsyncIterator[Telemetry32] = client.iter_structs(telemetry)
+    async for message in steps:
+        total += message.seq
+        left -= 1
+        if not left:
+            break
+    return bytes(telemetry), total
+
+
+async def _iter_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if not flavour.iterates:
+        return await _recv_lines(client, flavour, scenario, count)
+    line = ""
+    total = 0
+    left = count
+    lines: AsyncIterator[str] = client.iter_lines()
+    async for line in lines:
+        total += len(line)
+        left -= 1
+        if not left:
+            break
+    return line.encode() + LINE_TERMINATOR, total
+
+
 async def _recv_json(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
     data = None
     total = 0
@@ -247,6 +283,8 @@ _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]]
     "recv_struct_pairs": _recv_struct_pairs,
     "recv_structs_32": _recv_structs_32,
     "recv_lines": _recv_lines,
+    "iter_structs_32": _iter_structs_32,
+    "iter_lines": _iter_lines,
     "recv_json": _recv_json,
     "recv_json_orjson": _recv_json_orjson,
     "send_struct_pairs": _send_struct_pairs,

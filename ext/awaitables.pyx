@@ -209,6 +209,7 @@ cdef object _take_json(object host, object reader):
         return codec.decode(line[: -len(terminator)].decode())
 
 
+@cython.final
 @cython.freelist(16)
 cdef class ReadAwaitable:
     """The awaitable of one read: a coroutine's semantics, compiled.
@@ -431,6 +432,7 @@ def read_checksummed(self, framing=NMEA):
 cdef tuple _METHODS = (read_into, readexactly, readuntil, readline, read_str, read_json, read_frame, read_checksummed)
 
 
+@cython.final
 cdef class ReadSteps:
     """Asynchronous iterator over a client's messages, with a compiled
     ``__anext__``: see `read_steps`."""

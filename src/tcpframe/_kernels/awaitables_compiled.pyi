@@ -2,16 +2,18 @@
 
 import typing
 from collections.abc import Awaitable, Callable, Generator
+from typing import final
 
 __all__ = ["ReadAwaitable", "ReadSteps", "install", "read_steps"]
 
+@final
 class ReadAwaitable:
     """The awaitable of one read: a coroutine's semantics, compiled."""
 
     @property
     def __name__(self) -> str: ...
     @property
-    def __qualname__(self) -> str: ...  # type: ignore[override]
+    def __qualname__(self) -> str: ...
     @property
     def cr_await(self) -> object: ...
     @property
@@ -25,6 +27,7 @@ class ReadAwaitable:
     def throw(self, typ: object, val: object = None, tb: object = None) -> object: ...
     def close(self) -> None: ...
 
+@final
 class ReadSteps:
     """Asynchronous iterator over a client's messages, with a compiled ``__anext__``."""
 
