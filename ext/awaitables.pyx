@@ -273,11 +273,9 @@ cdef class ReadAwaitable:
         self.awaited = True
         return self
 
-    def __iter__(self) -> ReadAwaitable:
-        return self
-
     def __next__(self) -> object:
-        # Replaced by _iternext when the module is imported.
+        # The iterator protocol of an await (__await__ returns self); the
+        # slot is replaced by _iternext when the module is imported.
         return self.send(None)
 
     def send(self, value: object) -> object:
