@@ -17,7 +17,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["receive_buffer", "structs", "checksums", "frames", "push"]
+KERNELS = ["receive_buffer", "structs", "checksums", "frames", "push", "awaitables"]
 
 DIRECTIVES = {
     "language_level": "3",

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
@@ -83,6 +83,11 @@ class Flavour:
         The client has tcpframe's push API (`benchmarks.push_client`):
         the push scenarios use it; otherwise they run the per-message
         await loop of the same stream.
+    iterates : `bool`, optional
+        The client has ``iter_structs(struct)`` and ``iter_lines()``, and
+        the ``iter_*`` scenarios loop over them with ``async for``; else
+        (the baseline: lsst.ts.tcpip has no iterators) those scenarios
+        await ``read_into`` or ``read_str`` per message.
     """
 
     connect: Callable[[str, int], Awaitable[Client]]
@@ -93,6 +98,7 @@ class Flavour:
     use_orjson: Callable[[Client], None] = lambda client: None
     use_busy_poll: Callable[[Client], None] = lambda client: None
     pushes: bool = False
+    iterates: bool = True
 
 
 def tcpframe_flavour() -> Flavour:
@@ -141,7 +147,7 @@ def streams_flavour() -> Flavour:
         data = await client.readexactly(records.nbytes)
         records[:] = np.frombuffer(data, records.dtype)
 
-    return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok)
+    return Flavour(StreamsClient.connect, read_records, command_frame, reply_checksum_ok, iterates=False)
 
 
 def floor_flavour() -> Flavour:
@@ -219,6 +225,36 @@ async def _recv_lines(client: Client, flavour: Flavour, scenario: Scenario, coun
     for _ in range(count):
         line = await client.read_str()
         total += len(line)
+    return line.encode() + LINE_TERMINATOR, total
+
+
+async def _iter_structs_32(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if not flavour.iterates:
+        return await _recv_structs_32(client, flavour, scenario, count)
+    telemetry = Telemetry32()
+    total = 0
+    left = count
+    steps: AsyncIterator[Telemetry32] = client.iter_structs(telemetry)
+    async for message in steps:
+        total += message.seq
+        left -= 1
+        if not left:
+            break
+    return bytes(telemetry), total
+
+
+async def _iter_lines(client: Client, flavour: Flavour, scenario: Scenario, count: int) -> Outcome:
+    if not flavour.iterates:
+        return await _recv_lines(client, flavour, scenario, count)
+    line = ""
+    total = 0
+    left = count
+    lines: AsyncIterator[str] = client.iter_lines()
+    async for line in lines:
+        total += len(line)
+        left -= 1
+        if not left:
+            break
     return line.encode() + LINE_TERMINATOR, total
 
 
@@ -307,6 +343,8 @@ _RUNS: dict[str, Callable[[Client, Flavour, Scenario, int], Awaitable[Outcome]]]
     "recv_struct_pairs": _recv_struct_pairs,
     "recv_structs_32": _recv_structs_32,
     "recv_lines": _recv_lines,
+    "iter_structs_32": _iter_structs_32,
+    "iter_lines": _iter_lines,
     "recv_json": _recv_json,
     "recv_json_orjson": _recv_json_orjson,
     "send_struct_pairs": _send_struct_pairs,

@@ -4,7 +4,8 @@ Run through the same scenario loops as the real clients, it times what no
 client can avoid in asyncio: creating and awaiting one coroutine per call,
 plus the loop's own user work (taking a value from each message, setting
 a frame counter, computing checksums). A client at 100% of the floor
-would add nothing else. It has no connection and moves no bytes: its
+would add nothing else. Its ``iter_*`` are async generators that yield at
+once: the floor of an ``async for``. It has no connection and moves no bytes: its
 reads return a fixed message and leave structs as they are.
 """
 
@@ -15,6 +16,7 @@ __all__ = ["FloorClient"]
 import ctypes
 import json
 import typing
+from collections.abc import AsyncIterator
 
 from .scenarios import COMMANDS, LINE_TERMINATOR, SCENARIOS, command_frame, reply_frame
 
@@ -41,6 +43,16 @@ class FloorClient:
     async def read_json(self) -> typing.Any:
         """Return a fixed decoded JSON line (the same object every time)."""
         return _JSON
+
+    async def iter_structs(self, struct: ctypes.Structure) -> AsyncIterator[ctypes.Structure]:
+        """Yield ``struct``, as it is, for ever (an async generator)."""
+        while True:
+            yield struct
+
+    async def iter_lines(self) -> AsyncIterator[str]:
+        """Yield the fixed line for ever (an async generator)."""
+        while True:
+            yield _LINE
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         """Return a fixed checksummed round-trip reply."""

@@ -351,6 +351,24 @@ SCENARIOS: dict[str, Scenario] = {
             touch=lambda message: len(message) - len(LINE_TERMINATOR),
         ),
         Scenario(
+            "iter_structs_32",
+            "recv",
+            "the recv_structs_32 stream: async for telemetry in iter_structs(telemetry), total += telemetry.seq "
+            "(the baseline, with no iterators in lsst.ts.tcpip, awaits read_into per message)",
+            count=2_400_000,
+            message=_telemetry,
+            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+        ),
+        Scenario(
+            "iter_lines",
+            "recv",
+            "the recv_lines stream: async for line in iter_lines(), total += len(line) "
+            "(the baseline awaits read_str per message)",
+            count=1_600_000,
+            message=_nmea_line,
+            touch=lambda message: len(message) - len(LINE_TERMINATOR),
+        ),
+        Scenario(
             "recv_json",
             "recv",
             "~110-byte JSON lines: read_json, then total += data['seq']",

@@ -9,6 +9,11 @@ not (tcpframe was installed with ``TCPFRAME_NO_EXTENSIONS=1``, or built
 without a compiler), or when the environment variable
 ``TCPFRAME_PURE_PYTHON`` is set to anything other than empty or ``0``.
 
+One family is compiled only: ``awaitables`` (`awaitables`), the compiled
+awaitables of the clients' reads, which replace Python coroutines; the
+twins' reads are the ``async def`` methods themselves, so it has no twin,
+and `awaitables` is None unless the compiled kernels are active.
+
 Code and tests that need a particular implementation ask this module for
 it (`PURE`, `load_compiled`, `ACTIVE`) instead of importing
 the ``*_compiled`` modules, so that nothing breaks where it is not built.
@@ -17,10 +22,12 @@ the ``*_compiled`` modules, so that nothing breaks where it is not built.
 __all__ = [
     "ACCELERATED",
     "ACTIVE",
+    "COMPILED_ONLY_FAMILIES",
     "FAMILIES",
     "FORCE_PURE_PYTHON",
     "PURE",
     "Kernels",
+    "awaitables",
     "checksums",
     "frames",
     "load_compiled",
@@ -39,6 +46,8 @@ FORCE_PURE_PYTHON = os.environ.get("TCPFRAME_PURE_PYTHON", "") not in ("", "0")
 
 # The kernel families; each is a ``<family>_compiled`` and a ``<family>_pure`` module here.
 FAMILIES = ("checksums", "frames", "receive_buffer", "structs", "push")
+# The families built from ext/<family>.pyx with no twin: <family>_compiled only.
+COMPILED_ONLY_FAMILIES = ("awaitables",)
 
 
 class Kernels(typing.NamedTuple):
@@ -118,3 +127,10 @@ else:
     push = ACTIVE.push
     receive_buffer = ACTIVE.receive_buffer
     structs = ACTIVE.structs
+
+# The compiled awaitables of the clients' reads, with the compiled kernels.
+awaitables: types.ModuleType | None = None
+if ACCELERATED:
+    from . import awaitables_compiled
+
+    awaitables = awaitables_compiled

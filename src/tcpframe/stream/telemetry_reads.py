@@ -4,13 +4,17 @@ asynchronous iteration over structs and frames."""
 
 from __future__ import annotations
 
-__all__ = ["TelemetryReads"]
+__all__ = ["TelemetryReads", "compiled_steps"]
 
 import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from .. import _kernels
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .iteration import ReadIterator, struct_reader
 from .records import new_records, records_view
+
+T = typing.TypeVar("T")
 
 
 class TelemetryReads:
@@ -89,7 +93,7 @@ class TelemetryReads:
         await self.read_into(records)
         return records
 
-    def iter_structs(self, struct: typing.Any) -> ReadIterator[typing.Any]:
+    def iter_structs(self, struct: typing.Any) -> AsyncIterator[typing.Any]:
         """Iterate asynchronously over structs, as repeated `read_into` calls.
 
         Parameters
@@ -105,19 +109,40 @@ class TelemetryReads:
         closed). Anything else a read raises propagates, e.g.
         `asyncio.IncompleteReadError` for a struct cut short by EOF.
         """
-        return ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
+        steps = ReadIterator(struct_reader(self.read_into, struct), self._ended_cleanly)
+        return compiled_steps(steps, self.read_into, struct)
 
-    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> ReadIterator[bytes]:
+    def iter_frames(self, prefix: LengthPrefix = DEFAULT_LENGTH_PREFIX) -> AsyncIterator[bytes]:
         """Iterate asynchronously over the payloads of length-prefixed
         frames, as repeated `read_frame` calls; ends as `iter_structs`
         does."""
-        return ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
+        steps = ReadIterator(lambda: self.read_frame(prefix), self._ended_cleanly)
+        return compiled_steps(steps, self.read_frame, prefix)
 
-    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> ReadIterator[bytes]:
+    def iter_checksummed(self, framing: ChecksumFrame = NMEA) -> AsyncIterator[bytes]:
         """Iterate asynchronously over the bodies of checksummed frames, as
         repeated `read_checksummed` calls; ends as `iter_structs` does.
 
         A bad frame raises and is consumed: iterating again continues
         with the next frame.
         """
-        return ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
+        steps = ReadIterator(lambda: self.read_checksummed(framing), self._ended_cleanly)
+        return compiled_steps(steps, self.read_checksummed, framing)
+
+
+def compiled_steps(
+    steps: ReadIterator[T], read: Callable[..., Awaitable[typing.Any]], arg: typing.Any = None
+) -> AsyncIterator[T]:
+    """Return ``steps``, or with the compiled kernels an iterator over the
+    same reads whose ``__anext__`` is compiled and takes a buffered
+    message without a Python coroutine (``steps`` is its slow path).
+
+    ``read`` is the host's read method that ``steps`` repeats, with its
+    argument ``arg``; unless it is one of a client's or server's compiled
+    reads (e.g. a subclass overrides it, or the host is a `FrameReader`),
+    ``steps`` is returned.
+    """
+    if _kernels.awaitables is None:
+        return steps
+    compiled: AsyncIterator[T] = _kernels.awaitables.read_steps(steps, read, arg)
+    return compiled

@@ -12,6 +12,7 @@ import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 
+from .. import _kernels
 from ..constants import DEFAULT_ENCODING, DEFAULT_MONITOR_CONNECTION_INTERVAL, DEFAULT_TERMINATOR
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from ..json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES, JsonCodec, JsonCodecChoice
@@ -636,6 +637,13 @@ def is_connected(reader: FrameReader | None, writer: FrameWriter | None) -> bool
     if reader is None or writer is None or reader.at_eof():
         return False
     return not writer.is_closing() or writer.closed_by_peer
+
+
+# With the compiled kernels, the reads above return compiled awaitables
+# that take a buffered message without a Python coroutine, and run these
+# methods as their slow path (tcpframe._kernels.awaitables_compiled).
+if _kernels.awaitables is not None:
+    _kernels.awaitables.install(BaseClientOrServer)
 
 
 def make_done_future() -> asyncio.Future[typing.Any]:

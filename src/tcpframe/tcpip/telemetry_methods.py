@@ -6,9 +6,10 @@ from __future__ import annotations
 __all__ = ["TelemetryMethods"]
 
 import typing
+from collections.abc import AsyncIterator
 
 from ..stream.iteration import ReadIterator
-from ..stream.telemetry_reads import TelemetryReads
+from ..stream.telemetry_reads import TelemetryReads, compiled_steps
 
 if typing.TYPE_CHECKING:
     from ..stream.reader import FrameReader
@@ -51,7 +52,7 @@ class TelemetryMethods(TelemetryReads):
         """
         await self.write_from(records)
 
-    def iter_lines(self) -> ReadIterator[str]:
+    def iter_lines(self) -> AsyncIterator[str]:
         """Iterate asynchronously over lines, as repeated `read_str` calls.
 
         The iteration ends when the connection ends cleanly between lines
@@ -59,12 +60,12 @@ class TelemetryMethods(TelemetryReads):
         propagates, e.g. `asyncio.IncompleteReadError` for a line cut
         short by EOF. (`FrameReader.iter_lines` gives `bytes` lines.)
         """
-        return ReadIterator(self.read_str, self._ended_cleanly)
+        return compiled_steps(ReadIterator(self.read_str, self._ended_cleanly), self.read_str)
 
-    def iter_json(self) -> ReadIterator[typing.Any]:
+    def iter_json(self) -> AsyncIterator[typing.Any]:
         """Iterate asynchronously over JSON lines, as repeated `read_json`
         calls; ends as `iter_lines` does."""
-        return ReadIterator(self.read_json, self._ended_cleanly)
+        return compiled_steps(ReadIterator(self.read_json, self._ended_cleanly), self.read_json)
 
     def _ended_cleanly(self) -> bool:
         """True if the peer closed without an error and every byte was read."""
