@@ -14,13 +14,13 @@ before it, and the one whose callback raised, are consumed.
 __all__ = ["ChecksummedPusher", "FramePusher", "LinePusher", "Pusher", "RecordPusher", "StructPusher"]
 
 cimport cython
-from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBuffer_Release
+from cpython.buffer cimport PyBuffer_Release
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memcpy
 
 from byte_rules cimport acquire_writable
-from tcpframe._kernels.receive_buffer_compiled cimport ReceiveBuffer, Storage
+from tcpframe._kernels.receive_buffer_compiled cimport ReceiveBuffer, StorageSpan
 
 from codecs import lookup as codecs_lookup
 
@@ -229,38 +229,6 @@ cdef class ChecksummedPusher(Pusher):
 
 
 @cython.final
-cdef class RecordBytes:
-    """Exporter of the bytes of complete records, in the storage block of a
-    `ReceiveBuffer`. A view of it keeps the block alive (so it is never
-    freed under the view), but the buffer reuses the memory once the
-    callback returns."""
-
-    cdef Storage memory
-    cdef Py_ssize_t offset
-    cdef Py_ssize_t size
-    cdef Py_ssize_t stride
-
-    def __getbuffer__(self, Py_buffer* view, int flags):
-        view.buf = self.memory.data + self.offset
-        view.obj = self
-        view.len = self.size
-        view.readonly = 0
-        view.itemsize = 1
-        view.format = NULL
-        if flags & PyBUF_FORMAT:
-            view.format = b"B"
-        view.ndim = 1
-        view.shape = &self.size if flags & PyBUF_ND else NULL
-        view.strides = &self.stride if flags & PyBUF_STRIDES else NULL
-        view.suboffsets = NULL
-        view.internal = NULL
-        self.memory.exports += 1
-
-    def __releasebuffer__(self, Py_buffer* view):
-        self.memory.exports -= 1
-
-
-@cython.final
 cdef class RecordPusher(Pusher):
     """Push all complete fixed-size records of each walk at once.
 
@@ -296,12 +264,12 @@ cdef class RecordPusher(Pusher):
         """Deliver every complete buffered message while `active` (`Pusher.run`)."""
         cdef ReceiveBuffer buffer = self.buffer
         cdef Py_ssize_t count
-        cdef RecordBytes data
+        cdef StorageSpan data
         while self.active:
             count = (buffer.end - buffer.start) // self.size
             if count == 0:
                 return None
-            data = RecordBytes.__new__(RecordBytes)
+            data = StorageSpan.__new__(StorageSpan)
             data.memory = buffer.memory
             data.offset = buffer.start
             data.size = count * self.size

@@ -103,19 +103,15 @@ cdef class Storage:
 
 # get_buffer could wrap the free tail with PyMemoryView_FromMemory, but that
 # view would not own the memory: a caller keeping it past the next
-# get_buffer/feed would write into freed storage after a realloc. A FreeTail
+# get_buffer/feed would write into freed storage after a realloc. A StorageSpan
 # instead keeps its Storage block alive and counts its exports there; the
 # buffer never reallocates or moves bytes within a block that has live
 # exports, it moves to a new block instead (see make_room).
 # The cost, one small object per get_buffer, is paid once per recv call.
 @cython.final
-cdef class FreeTail:
-    """Exporter of the free tail that a `ReceiveBuffer` offers for receiving."""
-
-    cdef Storage memory
-    cdef Py_ssize_t offset
-    cdef Py_ssize_t size
-    cdef Py_ssize_t stride
+cdef class StorageSpan:
+    """Exporter of a span of a storage block: the free tail that a
+    `ReceiveBuffer` offers for receiving, or a push's complete records."""
 
     def __getbuffer__(self, Py_buffer* view, int flags):
         # The address is computed per export: the block may have been
@@ -211,7 +207,7 @@ cdef class ReceiveBuffer:
         """
         cdef Py_ssize_t size = max(sizehint, self.next_receive_size)
         self.make_room(size)
-        cdef FreeTail tail = FreeTail.__new__(FreeTail)
+        cdef StorageSpan tail = StorageSpan.__new__(StorageSpan)
         tail.memory = self.memory
         tail.offset = self.end
         tail.size = size

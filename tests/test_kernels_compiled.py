@@ -57,12 +57,9 @@ class TestCompiledKernels(KernelSpec):
 COMPILED_ONLY = {
     # The exporter behind get_buffer's view and the memory block it keeps
     # alive; the twin offers a memoryview of a bytearray.
-    "receive_buffer": {"FreeTail", "Storage"},
+    "receive_buffer": {"Storage", "StorageSpan"},
     # Holds the items' buffers while they are copied; the twin holds memoryviews.
     "structs": {"StructViews"},
-    # The exporter of a record batch's bytes in the buffer's storage; the
-    # twin hands a copy in a bytearray.
-    "push": {"RecordBytes"},
 }
 
 

@@ -13,11 +13,23 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 cdef class Storage:
     # One block of receive-buffer memory. It is freed when the last object
     # that refers to it goes: the ReceiveBuffer, while the block is its
-    # storage, and each FreeTail cut from it.
+    # storage, and each StorageSpan cut from it.
     cdef:
         char* data
-        # Live buffer exports of free tails of this block.
+        # Live buffer exports of spans of this block.
         Py_ssize_t exports
+
+
+@cython.final
+cdef class StorageSpan:
+    # Exporter of bytes storage[offset:offset + size] of one block: the free
+    # tail that get_buffer offers, or a push's complete records. A view of
+    # it keeps the block alive and counts as one of its exports.
+    cdef:
+        Storage memory
+        Py_ssize_t offset
+        Py_ssize_t size
+        Py_ssize_t stride
 
 
 @cython.final
