@@ -252,7 +252,12 @@ class EofNoticingServer(tcpframe.OneClientReadLoopServer):
 
     saw_incomplete_read = False
 
+    def __init__(self, **kwargs: typing.Any) -> None:
+        self.reading = asyncio.Event()
+        super().__init__(**kwargs)
+
     async def read_and_dispatch(self) -> None:
+        self.reading.set()
         try:
             await self.read_str()
         except asyncio.IncompleteReadError:
@@ -278,6 +283,9 @@ async def test_closing_a_read_loop_server_closes_the_connection_before_cancellin
         await within_timeout(server.start_task)
         client = tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=server.port, log=log)
         await within_timeout(server.connected_task)
+        # The read loop starts a moment after the connection: closing before
+        # it reads would end it before read_and_dispatch is ever called.
+        await within_timeout(server.reading.wait())
         read_loop_task = server.read_loop_task
         await within_timeout(server.close())
         assert server.saw_incomplete_read
