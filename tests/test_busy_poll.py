@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
+import socket
+import struct
 import typing
 
 import pytest
@@ -146,6 +149,73 @@ async def test_a_reset_ends_a_polling_read(pair: tuple) -> None:
     await asyncio.sleep(0)
     server.writer.transport.abort()
     with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
+        await asyncio.wait_for(reading, STD_TIMEOUT)
+    assert not client.connected
+
+
+def receive_when_it_comes(protocol: typing.Any) -> bool | None:
+    """Call ``protocol.receive_now()`` without yielding to the loop until
+    it does not report "nothing waiting"; return what it reports.
+
+    Bytes sent over loopback by this thread are in the socket by the time
+    the send returns, so this returns at once; the bound only keeps a
+    broken test from hanging.
+    """
+    for _ in range(1_000_000):
+        received = protocol.receive_now()
+        if received is not False:
+            return typing.cast(bool | None, received)
+    raise AssertionError("the bytes never reached the socket")
+
+
+async def test_a_polling_turn_receives_without_the_loop(pair: tuple, transport: Transport) -> None:
+    """Over TCP and Unix sockets a turn receives what the socket holds
+    straight into the reader; over TLS it leaves receiving to the loop's
+    TLS transport, and the read is the same."""
+    server, client = pair
+    protocol = client.writer.transport.get_protocol()
+    server.writer.transport.write(b"straight in\n")
+    if transport.tls:
+        assert protocol.receive_now() is None
+    else:
+        assert receive_when_it_comes(protocol) is True
+        assert client.reader.buffered == len(b"straight in\n")
+        assert protocol.receive_now() is False
+    assert await asyncio.wait_for(client.readline(), STD_TIMEOUT) == b"straight in\n"
+
+
+async def test_a_polling_turn_leaves_eof_to_the_transport(pair: tuple, transport: Transport) -> None:
+    server, client = pair
+    protocol = client.writer.transport.get_protocol()
+    server.writer.transport.write(b"last")
+    if transport.tls:
+        server.writer.transport.close()
+        assert protocol.receive_now() is None
+    else:
+        # The FIN now (a transport's close or write_eof may wait for a
+        # turn of the loop).
+        fileno = server.writer.transport.get_extra_info("socket").fileno()
+        with socket.socket(fileno=os.dup(fileno)) as same_socket:
+            same_socket.shutdown(socket.SHUT_WR)
+        assert receive_when_it_comes(protocol) is True
+        assert receive_when_it_comes(protocol) is None
+        assert client.connected  # the loop has not seen the EOF yet
+    with pytest.raises(asyncio.IncompleteReadError) as excinfo:
+        await asyncio.wait_for(client.readexactly(10), STD_TIMEOUT)
+    assert excinfo.value.partial == b"last"
+
+
+async def test_a_reset_seen_by_a_polling_turn_fails_the_read_with_it(connect_pair: typing.Callable) -> None:
+    """The socket reports a reset once: the turn that takes it fails the
+    connection with it, so the read raises ConnectionResetError (not the
+    EOF that the transport's next receive would see)."""
+    server, client = await connect_pair(client_kwargs={"busy_poll_us": FOREVER_US})
+    reading = asyncio.create_task(client.read_str())
+    await asyncio.sleep(0)
+    sock = server.writer.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server.writer.transport.abort()
+    with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(reading, STD_TIMEOUT)
     assert not client.connected
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["FrameProtocol", "open_connection", "start_server"]
 
 import asyncio
+import os
 import typing
 
 from .connection import ConnectionState
@@ -57,11 +58,18 @@ class FrameProtocol(asyncio.BufferedProtocol):
         # Over TLS, asyncio closes the transport at the peer's close_notify
         # whatever eof_received returns (and warns if it returns True).
         self._keep_open_at_eof = True
+        # The socket's file descriptor while receives may bypass the
+        # event loop (busy polling): plain TCP and Unix sockets only.
+        self._direct_fd = -1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
         self._keep_open_at_eof = transport.get_extra_info("sslcontext") is None
         self.writer = FrameWriter(self.transport, self.state)
+        sock = transport.get_extra_info("socket")
+        if self._keep_open_at_eof and sock is not None:
+            # Not TLS: the socket carries the bytes themselves.
+            self._direct_fd = sock.fileno()
         if self._on_connection_made is not None:
             self._on_connection_made(self)
 
@@ -100,6 +108,37 @@ class FrameProtocol(asyncio.BufferedProtocol):
         """Start reading from the socket again."""
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def receive_now(self) -> bool | None:
+        """Receive what the socket holds now, straight into the reader, as
+        the transport would but without a turn of the event loop.
+
+        Returns
+        -------
+        received : `bool` or None
+            True if bytes were received, False if none were waiting, None
+            if nothing can be received here: the transport is TLS (its
+            socket carries records, not bytes), paused, closing or gone,
+            or the socket reports EOF (which the transport's next receive
+            sees too) or an error (the connection then fails with it, as
+            the transport would fail it, and is aborted).
+        """
+        transport = self.transport
+        if self._direct_fd < 0 or transport is None or transport.is_closing() or not transport.is_reading():
+            return None
+        try:
+            nbytes = os.readv(self._direct_fd, [self.reader.get_buffer(-1)])
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            self.state.note_failed(exc)
+            transport.abort()
+            return None
+        if nbytes == 0:
+            # EOF: the transport's next receive sees it too.
+            return None
+        self.reader.buffer_updated(nbytes)
+        return True
 
     def flush_writes(self) -> None:
         """Send what the writer has pending: the reader is about to wait."""

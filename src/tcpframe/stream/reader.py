@@ -40,6 +40,10 @@ class ReceiveFlow(typing.Protocol):
     def flush_writes(self) -> None:
         """Send what the connection's writer holds: a read is about to wait."""
 
+    def receive_now(self) -> bool | None:
+        """Receive what the socket holds without waiting: True if bytes
+        came, False if none were waiting, None if it cannot."""
+
 
 class PushSink(typing.Protocol):
     """What a `FrameReader` asks of the push attached to it
@@ -171,18 +175,22 @@ class FrameReader(TelemetryReads):
         (the default) for never.
 
         When a read finds too few bytes buffered, it sends what the
-        connection's writer holds and then, for up to this long, yields
-        to the event loop with ``await asyncio.sleep(0)`` instead of
-        sleeping in it: each turn the loop polls its sockets without
-        blocking (and runs every other task that is ready), and the read
-        returns as soon as its bytes have arrived. Only then does it
-        sleep until woken, as without busy polling. A reply that arrives
-        within the budget is read without the loop ever blocking, which
-        saves the wake-up of an idle CPU (about 100 µs on a virtual
-        machine) per round trip; in exchange the read burns a core for
-        up to this long at every wait. The same on every event loop and
-        transport (TCP, TLS, Unix sockets): nothing but the loop's own
-        receive path touches the socket.
+        connection's writer holds and then, for up to this long, polls
+        instead of sleeping in the event loop: each turn it receives what
+        the socket holds without waiting (a non-blocking ``readv`` into
+        the reader's memory, as the transport would receive it) and
+        yields with ``await asyncio.sleep(0)``, so the loop polls its
+        other sockets without blocking and runs every other task that is
+        ready; the read returns as soon as its bytes have arrived. Only
+        then does it sleep until woken, as without busy polling. A reply
+        that arrives within the budget is read without the loop ever
+        blocking, which saves the wake-up of an idle CPU (about 100 µs on
+        a virtual machine) per round trip; in exchange the read burns a
+        core for up to this long at every wait. On every event loop; over
+        TLS the socket carries encrypted records, so there the turns
+        leave receiving to the loop's own TLS transport (slower to notice
+        a reply, same results). EOF and errors end a polling read as they
+        end a sleeping one.
 
         Raises
         ------
@@ -708,12 +716,16 @@ class FrameReader(TelemetryReads):
         """Yield to the event loop until ``waiter`` is done (the data,
         EOF or an error woke it) or `busy_poll_us` has passed.
 
-        Each ``sleep(0)`` lets the loop poll its selector with a zero
-        timeout and run the other ready tasks: this task never keeps them
-        waiting.
+        Each turn first receives what the socket holds, straight into
+        this reader (`ReceiveFlow.receive_now`), then yields with
+        ``sleep(0)``: the loop polls its selector with a zero timeout and
+        runs the other ready tasks, so this task never keeps them waiting.
         """
         deadline = time.perf_counter() + self._busy_poll_us * 1e-6
+        flow = self._flow
         while not waiter.done() and time.perf_counter() < deadline:
+            if flow is not None and flow.receive_now() and waiter.done():
+                return
             await asyncio.sleep(0)
 
     def _new_waiter(self, func_name: str) -> asyncio.Future[None]:
