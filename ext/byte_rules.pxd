@@ -1,10 +1,11 @@
 # Byte rules every compiled kernel shares, as ``cdef inline`` functions to
 # cimport: the one definition, in the compiled kernels, of the
-# buffer-acquire rule, the hex digits and the 8-bit checksum loops. Their
-# twins are in ``tcpframe._kernels.byte_rules_pure``. Only inline functions
-# live here, so no module is built from this file and none is imported at
-# run time: each kernel compiles in what it uses. setup.py puts ``ext`` on
-# Cython's include path.
+# buffer-acquire rule, the line decode, the hex digits and the 8-bit
+# checksum loops. Their twins are in ``tcpframe._kernels.byte_rules_pure``
+# (the line decode's is `bytes.decode`). Only inline functions live here,
+# so no module is built from this file and none is imported at run time:
+# each kernel compiles in what it uses. setup.py puts ``ext`` on Cython's
+# include path.
 
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
@@ -12,6 +13,7 @@ from cpython.buffer cimport (
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
+from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8
 from libc.stdint cimport uint8_t
 
 
@@ -56,6 +58,15 @@ cdef inline int acquire_writable(object target, Py_buffer* view) except -1:
 
 
 # The value of the hex digit ``digit`` (either case), or -1 if it is not one.
+# Decodes a line's bytes strictly: with CPython's UTF-8 decoder directly if
+# ``utf8`` (the caller looked up that ``encoding_c`` names UTF-8, once),
+# else through PyUnicode_Decode, which looks the codec up by name each call.
+cdef inline str decode_line(const char* data, Py_ssize_t size, bytes encoding_c, bint utf8):
+    if utf8:
+        return PyUnicode_DecodeUTF8(data, size, "strict")
+    return PyUnicode_Decode(data, size, encoding_c, "strict")
+
+
 cdef inline int hex_value(unsigned char digit) noexcept nogil:
     if b"0"[0] <= digit <= b"9"[0]:
         return digit - b"0"[0]

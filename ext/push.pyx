@@ -16,10 +16,9 @@ __all__ = ["ChecksummedPusher", "FramePusher", "LinePusher", "Pusher", "RecordPu
 cimport cython
 from cpython.buffer cimport PyBuffer_Release
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memcpy
 
-from byte_rules cimport acquire_writable
+from byte_rules cimport acquire_writable, decode_line
 from tcpframe._kernels.receive_buffer_compiled cimport ReceiveBuffer, StorageSpan
 
 from codecs import lookup as codecs_lookup
@@ -135,6 +134,7 @@ cdef class LinePusher(Pusher):
     cdef Py_ssize_t limit
     cdef str encoding
     cdef bytes encoding_c
+    cdef bint utf8
 
     def __init__(self, ReceiveBuffer buffer not None, separator, Py_ssize_t limit, encoding, callback):
         Pusher.__init__(self, buffer, callback)
@@ -143,7 +143,7 @@ cdef class LinePusher(Pusher):
         self.separator = check_separator(separator)
         self.limit = limit
         if encoding is not None:
-            codecs_lookup(encoding)
+            self.utf8 = codecs_lookup(encoding).name == "utf-8"
             self.encoding = encoding
             self.encoding_c = encoding.encode("ascii")
 
@@ -162,7 +162,7 @@ cdef class LinePusher(Pusher):
                 if self.encoding is None:
                     line = PyBytes_FromStringAndSize(buffer.storage + buffer.start, index)
                 else:
-                    line = PyUnicode_Decode(buffer.storage + buffer.start, index, self.encoding_c, "strict")
+                    line = decode_line(buffer.storage + buffer.start, index, self.encoding_c, self.utf8)
             finally:
                 buffer.consume(index + separator_size)
             self.delivered += 1

@@ -24,10 +24,9 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromObject
-from cpython.unicode cimport PyUnicode_Decode
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
-from byte_rules cimport acquire_writable
+from byte_rules cimport acquire_writable, decode_line
 
 from tcpframe.receive_sizes import MAX_RECEIVE_SIZE, MIN_RECEIVE_SIZE
 
@@ -376,14 +375,14 @@ cdef class ReceiveBuffer:
 
     cdef object take_line_within(self, object separator, Py_ssize_t limit, str encoding):
         if encoding is not self.line_encoding:
-            codecs_lookup(encoding)
+            self.line_utf8 = codecs_lookup(encoding).name == "utf-8"
             self.line_encoding_c = encoding.encode("ascii")
             self.line_encoding = encoding
         cdef Py_ssize_t index = self.locate_separator(separator, limit)
         if index < 0:
             return None
         try:
-            return PyUnicode_Decode(self.storage + self.start, index, self.line_encoding_c, "strict")
+            return decode_line(self.storage + self.start, index, self.line_encoding_c, self.line_utf8)
         finally:
             # The line is consumed even if it does not decode.
             self.consume(index + PyBytes_GET_SIZE(self.scan_separator))

@@ -64,10 +64,11 @@ cdef class ReceiveBuffer:
         Py_ssize_t scan_from
         # Index in scan_separator of the byte that memchr looks for.
         Py_ssize_t scan_anchor
-        # The encoding take_line last decoded with, and its name as a C
-        # string for PyUnicode_Decode.
+        # The encoding take_line last decoded with, its name as a C string
+        # for PyUnicode_Decode, and whether it is UTF-8 (decoded directly).
         str line_encoding
         bytes line_encoding_c
+        bint line_utf8
 
     # Caller must ensure 0 <= n <= self.end - self.start, and must hold no
     # pointer into storage across this call: it may release the storage.
