@@ -5,7 +5,8 @@ With the compiled kernels, `install` replaces the read methods of
 ``readline``, ``read_str``, ``read_json``, ``read_frame``,
 ``read_checksummed``) with compiled functions that return a
 `ReadAwaitable` instead of a Python coroutine, and `read_steps` gives the
-clients' ``iter_*`` iterators a compiled ``__anext__``.
+``iter_*`` iterators of clients, servers and readers (and ``async for``
+over a reader) a compiled ``__anext__``.
 
 An awaitable does nothing until it is first sent to (awaited, or run by a
 task). Then it takes a buffered message through its reader's ``try_``
@@ -35,7 +36,7 @@ import inspect
 from tcpframe.framing import DEFAULT_LENGTH_PREFIX, NMEA
 from tcpframe.json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES
 
-__all__ = ["ReadAwaitable", "ReadSteps", "install", "read_steps"]
+__all__ = ["ReadAwaitable", "ReadSteps", "install", "install_reader", "read_steps"]
 
 
 cdef extern from "Python.h":
@@ -138,6 +139,9 @@ cdef enum Kind:
     STEP_JSON
     STEP_FRAME
     STEP_CHECKSUMMED
+    # Steps of an iteration over a FrameReader only (read_steps).
+    STEP_UNTIL
+    STEP_READLINE
 
 cdef enum State:
     FRESH  # never sent to
@@ -150,9 +154,10 @@ cdef list _slow_paths = [None] * 8
 cdef object _NOTHING = object()
 
 
-cdef object _take(Kind kind, object host, object arg):
-    """Take a buffered message for ``kind``, or return `_NOTHING`."""
-    cdef object reader = host._reader
+cdef object _take(Kind kind, object host, object arg, bint on_reader):
+    """Take a buffered message for ``kind`` from ``host`` (a client or
+    server, or a `FrameReader` if ``on_reader``), or return `_NOTHING`."""
+    cdef object reader = host if on_reader else host._reader
     cdef object taken
     if reader is None:
         return _NOTHING
@@ -167,7 +172,7 @@ cdef object _take(Kind kind, object host, object arg):
         taken = reader.try_read_line(host._terminator, host._encoding)
     elif kind == READEXACTLY:
         taken = reader.try_readexactly(arg)
-    elif kind == READUNTIL:
+    elif kind == READUNTIL or kind == STEP_UNTIL:
         taken = reader.try_readuntil(arg)
     elif kind == READ_FRAME or kind == STEP_FRAME:
         taken = reader.try_read_frame(arg)
@@ -175,9 +180,10 @@ cdef object _take(Kind kind, object host, object arg):
         taken = reader.try_read_checksummed(arg)
     elif kind == READ_JSON or kind == STEP_JSON:
         return _take_json(host, reader)
-    else:  # READLINE
-        # At EOF the Python method closes the connection after the last
-        # line, and a line over the limit is discarded: both on its path.
+    else:  # READLINE, STEP_READLINE
+        # At EOF the Python method returns the partial last line (and a
+        # client's closes the connection), and a line over the limit is
+        # discarded: both on its path.
         if reader.eof_received:
             return _NOTHING
         try:
@@ -220,6 +226,8 @@ cdef class ReadAwaitable:
     cdef Kind kind
     cdef State state
     cdef bint awaited
+    # Whether host is a FrameReader (else a client or server).
+    cdef bint on_reader
     cdef object host
     cdef object arg
     # The Python iterator whose __anext__ is a step's slow path, or None.
@@ -247,7 +255,7 @@ cdef class ReadAwaitable:
         """The read method's qualified name, as a coroutine's."""
         if self.kind < STEP_STRUCT_NEW:
             return _slow_paths[self.kind].__qualname__
-        return "ReadIterator.__anext__"
+        return f"{type(self.steps).__qualname__}.__anext__"
 
     @property
     def cr_await(self) -> object:
@@ -334,7 +342,7 @@ cdef object _step(ReadAwaitable self, object value, bint *yielded):
         if value is not None:
             raise TypeError("can't send non-None value to a just-started coroutine")
         self.state = DONE
-        taken = _take(self.kind, self.host, self.arg)
+        taken = _take(self.kind, self.host, self.arg, self.on_reader)
         if taken is not _NOTHING:
             return taken
         if self.steps is not None:
@@ -382,9 +390,10 @@ cdef PyObject *_iternext(PyObject *self) noexcept:
     return tcpframe_raise_stop_iteration(result)
 
 
-cdef ReadAwaitable _new(Kind kind, object host, object arg, object steps):
+cdef ReadAwaitable _new(Kind kind, object host, object arg, object steps, bint on_reader=False):
     cdef ReadAwaitable awaitable = ReadAwaitable.__new__(ReadAwaitable)
     awaitable.kind = kind
+    awaitable.on_reader = on_reader
     awaitable.host = host
     awaitable.arg = arg
     awaitable.steps = steps
@@ -430,12 +439,18 @@ def read_checksummed(self, framing=NMEA):
 cdef tuple _METHODS = (read_into, readexactly, readuntil, readline, read_str, read_json, read_frame, read_checksummed)
 
 
+# FrameReader's read methods that an iteration over a reader repeats, and
+# the kind of each step (install_reader).
+cdef dict _reader_step_kinds = {}
+
+
 @cython.final
 cdef class ReadSteps:
-    """Asynchronous iterator over a client's messages, with a compiled
-    ``__anext__``: see `read_steps`."""
+    """Asynchronous iterator over the messages of a client, server or
+    reader, with a compiled ``__anext__``: see `read_steps`."""
 
     cdef Kind kind
+    cdef bint on_reader
     cdef object host
     cdef object arg
     cdef object steps
@@ -444,7 +459,7 @@ cdef class ReadSteps:
         return self
 
     def __anext__(self) -> ReadAwaitable:
-        return _new(self.kind, self.host, self.arg, self.steps)
+        return _new(self.kind, self.host, self.arg, self.steps, self.on_reader)
 
 
 def install(cls) -> None:
@@ -474,22 +489,46 @@ def install(cls) -> None:
         setattr(cls, function.__name__, function)
 
 
+def install_reader(cls) -> None:
+    """Let `read_steps` compile the iterations over a reader of ``cls``.
+
+    Parameters
+    ----------
+    cls : `type`
+        ``FrameReader``: iterations that repeat its own ``read_into``,
+        ``read_frame``, ``read_checksummed``, ``readuntil`` or
+        ``readline`` (not a subclass's override) get a compiled
+        ``__anext__``.
+    """
+    _reader_step_kinds.clear()
+    _reader_step_kinds.update({
+        cls.__dict__["read_into"]: STEP_STRUCT_AGAIN,
+        cls.__dict__["read_frame"]: STEP_FRAME,
+        cls.__dict__["read_checksummed"]: STEP_CHECKSUMMED,
+        cls.__dict__["readuntil"]: STEP_UNTIL,
+        cls.__dict__["readline"]: STEP_READLINE,
+    })
+
+
 def read_steps(steps: object, read: object, arg: object = None) -> object:
     """Return a compiled iterator over ``steps``' messages, or ``steps``.
 
     Parameters
     ----------
-    steps : `tcpframe.stream.iteration.ReadIterator`
-        The Python iterator, of repeated calls of ``read``: its
-        ``__anext__`` is the slow path of each step that finds no message
-        buffered (it waits, and applies the end-of-stream rules).
+    steps : asynchronous iterator
+        The Python iterator, of repeated calls of ``read`` (e.g. a
+        `tcpframe.stream.iteration.ReadIterator`): its ``__anext__`` is
+        the slow path of each step that finds no message buffered (it
+        waits, and applies the end-of-stream rules).
     read : bound method
-        A client's ``read_into``, ``read_str``, ``read_json``,
-        ``read_frame`` or ``read_checksummed``.
+        A client's or server's ``read_into``, ``read_str``,
+        ``read_json``, ``read_frame`` or ``read_checksummed``, or a
+        reader's (see `install_reader`) ``read_into``, ``read_frame``,
+        ``read_checksummed``, ``readuntil`` or ``readline``.
     arg : `object`, optional
         ``read``'s argument: for ``read_into`` the struct type (a new
         instance per step) or instance (filled again each step), else
-        the prefix or framing.
+        the prefix, framing or separator.
 
     Returns
     -------
@@ -498,8 +537,14 @@ def read_steps(steps: object, read: object, arg: object = None) -> object:
         methods (e.g. a subclass overrides it).
     """
     cdef ReadSteps iterator
+    cdef bint on_reader = False
     function = getattr(read, "__func__", None)
-    if function is read_into:
+    if function in _reader_step_kinds:
+        on_reader = True
+        kind = _reader_step_kinds[function]
+        if kind == STEP_STRUCT_AGAIN and isinstance(arg, type):
+            kind = STEP_STRUCT_NEW
+    elif function is read_into:
         kind = STEP_STRUCT_NEW if isinstance(arg, type) else STEP_STRUCT_AGAIN
     elif function is read_str:
         kind = STEP_LINE
@@ -513,6 +558,7 @@ def read_steps(steps: object, read: object, arg: object = None) -> object:
         return steps
     iterator = ReadSteps.__new__(ReadSteps)
     iterator.kind = kind
+    iterator.on_reader = on_reader
     iterator.host = read.__self__
     iterator.arg = arg
     iterator.steps = steps

@@ -124,6 +124,74 @@ async def test_iteration_waits_for_data_that_arrives_later() -> None:
     await feeder
 
 
+def reader_iterators(reader: tcpframe.FrameReader) -> dict[str, typing.AsyncIterator]:
+    return {
+        "async for": aiter(reader),
+        "iter_lines": reader.iter_lines(),
+        "iter_structs": reader.iter_structs(Sample),
+        "iter_frames": reader.iter_frames(),
+        "iter_checksummed": reader.iter_checksummed(),
+    }
+
+
+async def test_a_readers_iterations_are_compiled_with_the_compiled_kernels() -> None:
+    """With the compiled kernels each step takes a buffered message without
+    a coroutine; the twins iterate with Python coroutines."""
+    for name, iterator in reader_iterators(tcpframe.FrameReader()).items():
+        compiled = type(iterator).__name__ == "ReadSteps"
+        assert compiled == tcpframe.ACCELERATED, name
+
+
+class UpperReader(tcpframe.FrameReader):
+    """Overrides the reads that iterations repeat."""
+
+    async def readline(self) -> bytes:
+        return (await super().readline()).upper()
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        return (await super().readuntil(separator)).upper()
+
+
+async def test_a_reader_subclass_override_is_what_iteration_reads() -> None:
+    reader = UpperReader()
+    reader.feed_data(b"one\ntwo\n")
+    iterator = reader.iter_lines()
+    assert await anext(iterator) == b"ONE\n"
+    reader.feed_eof()
+    assert await collect(reader) == [b"TWO\n"]
+
+
+async def test_a_readers_iterations_take_buffered_messages_then_wait_then_end() -> None:
+    """Messages buffered before the stream ends (the compiled steps' fast
+    path), one that arrives while a step waits, then the end."""
+    prefix = LengthPrefix()
+    messages = {
+        "async for": [b"a\n", b"b\n", b"c\n"],
+        "iter_lines": [b"a\n", b"b\n", b"c\n"],
+        "iter_structs": [bytes(Sample(n, n / 2)) for n in range(3)],
+        "iter_frames": [prefix.encode(1) + bytes([n]) for n in range(3)],
+        "iter_checksummed": [b"$A*41\r\n", b"$B*42\r\n", b"$C*43\r\n"],
+    }
+    for name, wire in messages.items():
+        reader = tcpframe.FrameReader()
+        iterator = reader_iterators(reader)[name]
+        reader.feed_data(wire[0] + wire[1])
+        taken = [await anext(iterator), await anext(iterator)]
+        waiting = asyncio.ensure_future(anext(iterator))
+        await asyncio.sleep(0)
+        assert not waiting.done(), name
+        reader.feed_data(wire[2])
+        taken.append(await asyncio.wait_for(waiting, STD_TIMEOUT))
+        reader.feed_eof()
+        assert await collect(iterator) == [], name
+        as_bytes = [bytes(item) if isinstance(item, Sample) else item for item in taken]
+        expected = {
+            "iter_frames": [bytes([n]) for n in range(3)],
+            "iter_checksummed": [b"A", b"B", b"C"],
+        }.get(name, wire)
+        assert as_bytes == expected, name
+
+
 # --- Over loopback: clients and servers -------------------------------------------
 
 

@@ -263,7 +263,7 @@ class ReceiveBufferReadSpec:
     def test_take_line_decodes_utf8_by_any_of_its_names_and_strictly(self) -> None:
         """Every spelling of UTF-8 decodes alike, and an invalid line raises
         as the codec does and is consumed, also after another encoding."""
-        buffer = self.filled("é1\né2\né3\n\xff\né4\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+        buffer = self.filled("é1\né2\né3\n\xff\né4\n".encode().replace(b"\xc3\xbf", b"\xff"))
         assert buffer.take_line(b"\n", 100, "UTF8") == "é1"
         assert buffer.take_line(b"\n", 100, "latin-1") == "Ã©2"
         assert buffer.take_line(b"\n", 100, "utf_8") == "é3"

@@ -4,7 +4,7 @@ import typing
 from collections.abc import Awaitable, Callable, Generator
 from typing import final
 
-__all__ = ["ReadAwaitable", "ReadSteps", "install", "read_steps"]
+__all__ = ["ReadAwaitable", "ReadSteps", "install", "install_reader", "read_steps"]
 
 @final
 class ReadAwaitable:
@@ -28,10 +28,11 @@ class ReadAwaitable:
 
 @final
 class ReadSteps:
-    """Asynchronous iterator over a client's messages, with a compiled ``__anext__``."""
+    """Asynchronous iterator over the messages of a client, server or reader, with a compiled ``__anext__``."""
 
     def __aiter__(self) -> ReadSteps: ...
     def __anext__(self) -> ReadAwaitable: ...
 
 def install(cls: type) -> None: ...
+def install_reader(cls: type) -> None: ...
 def read_steps(steps: object, read: Callable[..., Awaitable[typing.Any]], arg: object = None) -> typing.Any: ...

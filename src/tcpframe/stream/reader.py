@@ -7,13 +7,14 @@ __all__ = ["DEFAULT_LIMIT", "DIRECT_RECEIVE_MIN", "FrameReader", "PushSink", "Re
 import asyncio
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+from .. import _kernels
 from .._kernels import frames, receive_buffer, structs
 from ..framing import DEFAULT_LENGTH_PREFIX, NMEA, ChecksumFrame, LengthPrefix
 from .connection import ConnectionState
 from .iteration import ReadIterator
-from .telemetry_reads import TelemetryReads
+from .telemetry_reads import TelemetryReads, compiled_steps
 
 # Same default line limit as asyncio streams.
 DEFAULT_LIMIT = 2**16
@@ -629,7 +630,7 @@ class FrameReader(TelemetryReads):
                 raise asyncio.IncompleteReadError(self._buffer.take(), None)
         return body
 
-    def iter_lines(self, separator: bytes = b"\n") -> ReadIterator[bytes]:
+    def iter_lines(self, separator: bytes = b"\n") -> AsyncIterator[bytes]:
         """Iterate asynchronously over lines ending in ``separator``, as
         repeated `readuntil` calls: each line is `bytes`, with its
         separator.
@@ -640,14 +641,16 @@ class FrameReader(TelemetryReads):
         it returns those bytes as a last line. A client's
         `~tcpframe.Client.iter_lines` gives `str` lines, as `read_str`.)
         """
-        return ReadIterator(lambda: self.readuntil(separator))
+        return compiled_steps(ReadIterator(lambda: self.readuntil(separator)), self.readuntil, separator)
 
     def _ended_cleanly(self) -> bool:
         """True if the peer closed without an error and every byte was read."""
         return self.at_eof() and self.exception() is None
 
-    def __aiter__(self) -> FrameReader:
-        return self
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # Itself, or with the compiled kernels an iterator whose steps take
+        # a buffered line without a coroutine (this __anext__ otherwise).
+        return compiled_steps(self, self.readline)
 
     async def __anext__(self) -> bytes:
         line = await self.readline()
@@ -839,3 +842,8 @@ class FrameReader(TelemetryReads):
 
 # The takes that _route_takes shadows on a usable reader.
 _SHADOWED_TAKES = ("try_read_into", "try_readexactly", "try_readuntil", "try_read_line")
+
+# With the compiled kernels, iterations over a reader's own reads get a
+# compiled __anext__ (tcpframe._kernels.awaitables_compiled).
+if _kernels.awaitables is not None:
+    _kernels.awaitables.install_reader(FrameReader)

@@ -131,7 +131,7 @@ class TelemetryReads:
 
 
 def compiled_steps(
-    steps: ReadIterator[T], read: Callable[..., Awaitable[typing.Any]], arg: typing.Any = None
+    steps: AsyncIterator[T], read: Callable[..., Awaitable[typing.Any]], arg: typing.Any = None
 ) -> AsyncIterator[T]:
     """Return ``steps``, or with the compiled kernels an iterator over the
     same reads whose ``__anext__`` is compiled and takes a buffered
@@ -139,7 +139,7 @@ def compiled_steps(
 
     ``read`` is the host's read method that ``steps`` repeats, with its
     argument ``arg``; unless it is one of a client's or server's compiled
-    reads (e.g. a subclass overrides it, or the host is a `FrameReader`),
+    reads, or one of `FrameReader`'s own (not a subclass's override),
     ``steps`` is returned.
     """
     if _kernels.awaitables is None:
