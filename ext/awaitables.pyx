@@ -29,6 +29,8 @@ cimport cython
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF
 
+from tcpframe._kernels.receive_buffer_compiled cimport SeparatedTakes
+
 import asyncio
 import collections.abc
 import inspect
@@ -36,7 +38,7 @@ import inspect
 from tcpframe.framing import DEFAULT_LENGTH_PREFIX, NMEA
 from tcpframe.json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES
 
-__all__ = ["ReadAwaitable", "ReadSteps", "install", "install_reader", "read_steps"]
+__all__ = ["ReadAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
 
 
 cdef extern from "Python.h":
@@ -154,11 +156,55 @@ cdef list _slow_paths = [None] * 8
 cdef object _NOTHING = object()
 
 
+@cython.final
+cdef class ReadPort:
+    """What the compiled reads of a client or server take from: the
+    separated takes of its reader's receive buffer, whether the reader
+    takes now (its connection is usable and no push is attached), and the
+    host's terminator and encoding.
+
+    A `FrameReader` makes one and keeps `usable` current; its host keeps
+    `terminator` and `encoding` current. With it, a buffered `read_into`
+    or `read_str` costs one attribute lookup and C calls.
+
+    Parameters
+    ----------
+    takes : `SeparatedTakes`
+        The reader's separated takes (their buffer, within its limit).
+    """
+
+    cdef SeparatedTakes takes
+    cdef public bint usable
+    cdef public bytes terminator
+    cdef public str encoding
+
+    def __init__(self, SeparatedTakes takes not None):
+        self.takes = takes
+
+
 cdef object _take(Kind kind, object host, object arg, bint on_reader):
     """Take a buffered message for ``kind`` from ``host`` (a client or
     server, or a `FrameReader` if ``on_reader``), or return `_NOTHING`."""
-    cdef object reader = host if on_reader else host._reader
+    cdef object reader
     cdef object taken
+    cdef ReadPort port
+    if not on_reader:
+        # The hot kinds, through the host's port (None before it has a reader).
+        taken = host._read_port
+        if taken is None:
+            return _NOTHING
+        port = <ReadPort>taken
+        if not port.usable:
+            return _NOTHING
+        if kind == READ_INTO or kind == STEP_STRUCT_AGAIN or kind == STEP_STRUCT_NEW:
+            taken = arg() if kind == STEP_STRUCT_NEW else arg
+            if not port.takes.buffer.fill(taken):
+                return _NOTHING
+            return None if kind == READ_INTO else taken
+        if kind == READ_STR or kind == STEP_LINE:
+            taken = port.takes.buffer.take_line_within(port.terminator, port.takes.limit, port.encoding)
+            return _NOTHING if taken is None else taken
+    reader = host if on_reader else host._reader
     if reader is None:
         return _NOTHING
     if kind == READ_INTO:

@@ -408,15 +408,18 @@ cdef class ReceiveBuffer:
         ValueError
             If ``target`` is not C-contiguous.
         """
+        return self.fill(target) == 1
+
+    cdef int fill(self, object target) except -1:
         cdef Py_buffer view
         acquire_writable(target, &view)
         try:
             if view.len > self.end - self.start:
-                return False
+                return 0
             if view.len:
                 memcpy(view.buf, self.storage + self.start, view.len)
                 self.consume(view.len)
-            return True
+            return 1
         finally:
             PyBuffer_Release(&view)
 
@@ -572,9 +575,6 @@ cdef class SeparatedTakes:
     limit : `int`
         The ``limit`` of every take.
     """
-
-    cdef ReceiveBuffer buffer
-    cdef readonly Py_ssize_t limit
 
     def __init__(self, ReceiveBuffer buffer not None, Py_ssize_t limit):
         if limit < 0:

@@ -168,6 +168,41 @@ async def test_read_str_of_undecodable_bytes_raises_unicode_error(connect_pair: 
     assert await within_timeout(client.read_str()) == "next"
 
 
+async def test_buffered_lines_are_read_with_the_encoding_and_terminator_set_before_each_read(
+    connect_pair: typing.Callable, until: typing.Callable
+) -> None:
+    server, client = await connect_pair()
+    wire = "café\r\n".encode() + "café\n".encode("latin-1") + b"x|"
+    await server.write(wire)
+    await until(lambda: client.reader.buffered == len(wire))
+    assert await within_timeout(client.read_str()) == "café"
+    client.encoding, client.terminator = "latin-1", b"\n"
+    assert await within_timeout(client.read_str()) == "café"
+    client.terminator = b"|"
+    assert await within_timeout(client.read_str()) == "x"
+
+
+async def test_a_servers_next_client_is_read_with_the_servers_encoding_and_terminator(
+    log: logging.Logger, until: typing.Callable
+) -> None:
+    server = tcpframe.OneClientServer(host=tcpframe.LOCALHOST_IPV4, port=0, log=log)
+    try:
+        await within_timeout(server.start_task)
+        first = tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=server.port, log=log)
+        await within_timeout(server.connected_task)
+        await within_timeout(first.close())
+        server.encoding, server.terminator = "latin-1", b"|"
+        await within_timeout(server.close_client())
+        second = tcpframe.Client(host=tcpframe.LOCALHOST_IPV4, port=server.port, log=log)
+        await within_timeout(second.start_task)
+        await until(lambda: server.connected)
+        await second.write("café|".encode("latin-1"))
+        assert await within_timeout(server.read_str()) == "café"
+        await within_timeout(second.close())
+    finally:
+        await within_timeout(server.close())
+
+
 async def test_write_str_of_unencodable_text_raises_unicode_error(connect_pair: typing.Callable) -> None:
     server, client = await connect_pair()
     client.encoding = "ascii"

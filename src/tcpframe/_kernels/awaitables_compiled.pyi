@@ -4,7 +4,9 @@ import typing
 from collections.abc import Awaitable, Callable, Generator
 from typing import final
 
-__all__ = ["ReadAwaitable", "ReadSteps", "install", "install_reader", "read_steps"]
+from .receive_buffer_compiled import SeparatedTakes
+
+__all__ = ["ReadAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
 
 @final
 class ReadAwaitable:
@@ -25,6 +27,15 @@ class ReadAwaitable:
     def send(self, value: object) -> object: ...
     def throw(self, typ: object, val: object = None, tb: object = None) -> object: ...
     def close(self) -> None: ...
+
+@final
+class ReadPort:
+    """What the compiled reads of a client or server take from."""
+
+    usable: bool
+    terminator: bytes | None
+    encoding: str | None
+    def __init__(self, takes: SeparatedTakes) -> None: ...
 
 @final
 class ReadSteps:

@@ -103,6 +103,10 @@ cdef class ReceiveBuffer:
     cdef int move_to_new_block(self, Py_ssize_t size) except -1
     cdef Py_ssize_t grown_capacity(self, Py_ssize_t size) except -1
 
+    # The body of copy_into: returns 1 if target was filled, 0 if fewer
+    # bytes are buffered; raises as copy_into does.
+    cdef int fill(self, object target) except -1
+
     # The bodies of take_until and take_line, for SeparatedTakes.
     cdef object take_until_within(self, object separator, Py_ssize_t limit)
     cdef object take_line_within(self, object separator, Py_ssize_t limit, str encoding)
@@ -119,3 +123,9 @@ cdef class ReceiveBuffer:
     # Caller must pass the bytes returned by scan_for for this scan.
     cdef Py_ssize_t find_separator(self, bytes separator) noexcept
 
+
+@cython.final
+cdef class SeparatedTakes:
+    # The buffer whose separated takes these are, and their limit.
+    cdef ReceiveBuffer buffer
+    cdef readonly Py_ssize_t limit

@@ -16,6 +16,9 @@ from .connection import ConnectionState
 from .iteration import ReadIterator
 from .telemetry_reads import TelemetryReads, compiled_steps
 
+if typing.TYPE_CHECKING:
+    from .._kernels.awaitables_compiled import ReadPort
+
 # Same default line limit as asyncio streams.
 DEFAULT_LIMIT = 2**16
 
@@ -139,6 +142,7 @@ class FrameReader(TelemetryReads):
         self._offered_target = False
         self._separated = receive_buffer.SeparatedTakes(self._buffer, limit)
         self._usable = True
+        self._read_port = None if _kernels.awaitables is None else _kernels.awaitables.ReadPort(self._separated)
         self._busy_poll_us = 0.0
         # The push attached to this reader, if any (tcpframe.stream.push):
         # it takes every received byte, and reads refuse to run.
@@ -164,6 +168,13 @@ class FrameReader(TelemetryReads):
     def buffered(self) -> int:
         """Number of bytes received and not yet read."""
         return len(self._buffer)
+
+    @property
+    def read_port(self) -> ReadPort | None:
+        """What the compiled reads of this reader's client or server take
+        from (`~tcpframe._kernels.awaitables_compiled.ReadPort`, kept
+        current by this reader); None with the pure-Python twins."""
+        return self._read_port
 
     @property
     def state(self) -> ConnectionState:
@@ -791,8 +802,11 @@ class FrameReader(TelemetryReads):
         definitions; while the connection is usable each shadow does what
         its method does then (take from the buffer, within `limit`), with
         one call less. When it is not usable the shadows are deleted, so
-        the class's methods answer (and take nothing).
+        the class's methods answer (and take nothing). The `read_port`
+        follows the same state.
         """
+        if self._read_port is not None:
+            self._read_port.usable = self._usable
         attributes = vars(self)
         if self._usable:
             attributes["try_read_into"] = self._buffer.copy_into

@@ -23,6 +23,9 @@ from .push_methods import PushMethods
 from .telemetry_methods import TelemetryMethods
 from .utils import close_stream_writer
 
+if typing.TYPE_CHECKING:
+    from .._kernels.awaitables_compiled import ReadPort
+
 ConnectCallbackType = Callable[["BaseClientOrServer"], Awaitable[None]]
 T = typing.TypeVar("T")
 
@@ -117,10 +120,13 @@ class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC
         # class (e.g. a command and a telemetry client) log apart.
         self.log = log.getChild(f"{type(self).__name__}({name})")
         self.name = name
+        self._reader: FrameReader | None = None
+        # The reader's ReadPort with the compiled kernels, else None: the
+        # compiled reads take through it.
+        self._read_port: ReadPort | None = None
         self.encoding = encoding
         self.terminator = terminator
         self.json_codec = json_codec
-        self._reader: FrameReader | None = None
         self.busy_poll_us = busy_poll_us
         self.monitor_connection_interval = monitor_connection_interval
         self.should_be_connected = False
@@ -148,6 +154,8 @@ class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC
         except (LookupError, TypeError):
             raise ValueError(f"encoding={encoding!r} is not a known codec") from None
         self._encoding = encoding
+        if self._read_port is not None:
+            self._read_port.encoding = encoding
 
     @property
     def terminator(self) -> bytes:
@@ -159,6 +167,8 @@ class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC
         if not isinstance(terminator, bytes) or not terminator:
             raise ValueError(f"terminator={terminator!r} must be non-empty bytes")
         self._terminator = terminator
+        if self._read_port is not None:
+            self._read_port.terminator = terminator
 
     @property
     def busy_poll_us(self) -> float:
@@ -190,6 +200,15 @@ class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC
         self._busy_poll_us = float(busy_poll_us)
         if self._reader is not None:
             self._reader.busy_poll_us = busy_poll_us
+
+    def _use_reader(self, reader: FrameReader) -> None:
+        """Read from ``reader`` (a new connection's) from now on."""
+        self._reader = reader
+        reader.busy_poll_us = self._busy_poll_us
+        port = self._read_port = reader.read_port
+        if port is not None:
+            port.terminator = self._terminator
+            port.encoding = self._encoding
 
     @property
     def reader(self) -> FrameReader | None:

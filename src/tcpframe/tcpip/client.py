@@ -119,8 +119,8 @@ class Client(BaseClientOrServer):
         if self._start_called:
             raise RuntimeError("Start already called")
         self._start_called = True
-        self._reader, self._writer = await open_connection(self.host, self.port, **kwargs)
-        self._reader.busy_poll_us = self._busy_poll_us
+        reader, self._writer = await open_connection(self.host, self.port, **kwargs)
+        self._use_reader(reader)
         await set_socket_options(self._writer)
         self.should_be_connected = True
         self.log.info("%s connected to %s:%s", self.name, self.host, self.port)

@@ -237,8 +237,7 @@ class OneClientServer(BaseClientOrServer):
         if self._closing or not is_connected(reader, writer):
             return False
         assert writer is not None  # is_connected
-        self._reader = reader
-        reader.busy_poll_us = self._busy_poll_us
+        self._use_reader(reader)
         self._writer = writer
         await set_socket_options(writer)
         self.should_be_connected = True
