@@ -176,14 +176,16 @@ class BaseClientOrServer(TelemetryMethods, PushMethods, JsonCodecChoice, abc.ABC
         wait keeps polling before it sleeps in the event loop; 0 for none.
 
         Off by default. Set it (e.g. to 50) on a connection that sends a
-        command and waits for its reply: the read then yields to the event
-        loop without letting it block, so a reply that comes within the
-        budget is read without waking an idle CPU, and round trips over
-        loopback or a fast LAN take a fraction of the time. The cost is
-        CPU: a waiting read keeps a core busy for up to this long, on
-        every read that must wait. Other tasks still run (the read yields
-        to them at every turn of the loop). Works on every event loop and
-        transport; applies to the current connection's reader and to the
+        command and waits for its reply: the read then polls the socket
+        (a non-blocking receive, over TCP and Unix sockets) and yields to
+        the event loop without letting it block, so a reply that comes
+        within the budget is read without waking an idle CPU, and round
+        trips over loopback or a fast LAN take a fraction of the time.
+        The cost is CPU: a waiting read keeps a core busy for up to this
+        long, on every read that must wait. Other tasks still run (the
+        read yields to them at every turn of the loop). Works on every
+        event loop and transport (over TLS the loop's transport
+        receives); applies to the current connection's reader and to the
         next ones (`FrameReader.busy_poll_us`).
 
         Raises
