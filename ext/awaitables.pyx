@@ -1,26 +1,21 @@
-"""Compiled awaitables for the reads and writes of tcpframe's clients and
-servers.
+"""Compiled awaitables for the reads of tcpframe's clients and servers.
 
 With the compiled kernels, `install` replaces the read methods of
 ``BaseClientOrServer`` (``read_into``, ``readexactly``, ``readuntil``,
 ``readline``, ``read_str``, ``read_json``, ``read_frame``,
-``read_checksummed``) and its writes (``write``, ``write_from``,
-``write_str``) with compiled functions that return a `CallAwaitable`
-instead of a Python coroutine, and `read_steps` gives the ``iter_*``
-iterators of clients, servers and readers (and ``async for`` over a
-reader) a compiled ``__anext__``.
+``read_checksummed``) with compiled functions that return a
+`ReadAwaitable` instead of a Python coroutine, and `read_steps` gives the
+``iter_*`` iterators of clients, servers and readers (and ``async for``
+over a reader) a compiled ``__anext__``.
 
 An awaitable does nothing until it is first sent to (awaited, or run by a
-task). Then a read takes a buffered message (through the host's
-`ReadPort`, or its reader's ``try_`` method), as the Python method does
-first, and returns it without suspending; a write queues its bytes if the
-connection's writer is ready and returns, unless the transport then needs
-draining. Otherwise it creates the Python method's coroutine (the slow
-path, with every connection check; for a write that went out, the drain)
-and forwards ``send``, ``throw`` and ``close`` to it. It keeps a
-coroutine's semantics: registered as a `collections.abc.Coroutine`, an
-un-awaited one warns (and does nothing), and awaiting it twice raises
-`RuntimeError`.
+task). Then it takes a buffered message through its reader's ``try_``
+method, as the Python method does first, and returns it without
+suspending; if nothing is buffered, it creates the Python method's
+coroutine (the slow path, with every connection check) and forwards
+``send``, ``throw`` and ``close`` to it. It keeps a coroutine's semantics:
+registered as a `collections.abc.Coroutine`, an un-awaited one warns, and
+awaiting it twice raises `RuntimeError`.
 
 It completes without `StopIteration` where the interpreter lets it:
 through its ``am_send`` slot (an ``await`` on CPython 3.11, and a task's
@@ -43,7 +38,7 @@ import inspect
 from tcpframe.framing import DEFAULT_LENGTH_PREFIX, NMEA
 from tcpframe.json_codecs import JSON_WHITESPACE_TERMINATORS, UTF8_NAMES
 
-__all__ = ["CallAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
+__all__ = ["ReadAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
 
 
 cdef extern from "Python.h":
@@ -139,10 +134,6 @@ cdef enum Kind:
     READ_JSON
     READ_FRAME
     READ_CHECKSUMMED
-    # The writes (of a client or server).
-    WRITE
-    WRITE_FROM
-    WRITE_STR
     # Steps of an iteration over a client (read_steps).
     STEP_STRUCT_NEW
     STEP_STRUCT_AGAIN
@@ -159,8 +150,8 @@ cdef enum State:
     SLOW  # forwarding to the slow path's coroutine
     DONE  # returned, raised or closed
 
-# The Python methods that `install` replaced, by Kind: the slow paths.
-cdef list _slow_paths = [None] * (WRITE_STR + 1)
+# The Python read methods that `install` replaced, by Kind: the slow paths.
+cdef list _slow_paths = [None] * 8
 
 cdef object _NOTHING = object()
 
@@ -272,11 +263,10 @@ cdef object _take_json(object host, object reader):
 
 @cython.final
 @cython.freelist(16)
-cdef class CallAwaitable:
-    """The awaitable of one read or write: a coroutine's semantics, compiled.
+cdef class ReadAwaitable:
+    """The awaitable of one read: a coroutine's semantics, compiled.
 
-    Made by the compiled read and write methods and `ReadSteps`, never
-    directly.
+    Made by the compiled read methods and `ReadSteps`, never directly.
     """
 
     cdef Kind kind
@@ -331,7 +321,7 @@ cdef class CallAwaitable:
     def __repr__(self) -> str:
         return f"<compiled coroutine {self.__qualname__} at {id(self):#x}>"
 
-    def __await__(self) -> CallAwaitable:
+    def __await__(self) -> ReadAwaitable:
         if self.awaited and self.state == SLOW:
             raise RuntimeError("coroutine is being awaited already")
         self.awaited = True
@@ -388,8 +378,8 @@ cdef class CallAwaitable:
         self.coroutine = None
 
 
-cdef object _step(CallAwaitable self, object value, bint *yielded):
-    """Run the call one step with ``value`` sent in; return what it yields
+cdef object _step(ReadAwaitable self, object value, bint *yielded):
+    """Run the read one step with ``value`` sent in; return what it yields
     (``yielded[0]`` set) or returns, or raise what it raises."""
     cdef PyObject *result = NULL
     cdef PySendResult status
@@ -398,15 +388,15 @@ cdef object _step(CallAwaitable self, object value, bint *yielded):
         if value is not None:
             raise TypeError("can't send non-None value to a just-started coroutine")
         self.state = DONE
-        if WRITE <= self.kind <= WRITE_STR:
-            self.coroutine = _write(self)
-            if self.coroutine is None:
-                return None
+        taken = _take(self.kind, self.host, self.arg, self.on_reader)
+        if taken is not _NOTHING:
+            return taken
+        if self.steps is not None:
+            self.coroutine = self.steps.__anext__()
+        elif self.kind == READ_STR or self.kind == READLINE or self.kind == READ_JSON:
+            self.coroutine = _slow_paths[self.kind](self.host)
         else:
-            taken = _take(self.kind, self.host, self.arg, self.on_reader)
-            if taken is not _NOTHING:
-                return taken
-            self.coroutine = _slow_path(self)
+            self.coroutine = _slow_paths[self.kind](self.host, self.arg)
         self.state = SLOW
     elif self.state == DONE:
         raise RuntimeError("cannot reuse already awaited coroutine")
@@ -420,41 +410,6 @@ cdef object _step(CallAwaitable self, object value, bint *yielded):
     taken = <object>result
     Py_DECREF(taken)
     return taken
-
-
-cdef object _slow_path(CallAwaitable self):
-    """Return the coroutine of the Python method (or iteration step) that
-    this call replaces."""
-    cdef Kind kind = self.kind
-    if self.steps is not None:
-        return self.steps.__anext__()
-    if kind == READ_STR or kind == READLINE or kind == READ_JSON:
-        return _slow_paths[kind](self.host)
-    if kind == WRITE_FROM:
-        return _slow_paths[kind](self.host, *self.arg)
-    return _slow_paths[kind](self.host, self.arg)
-
-
-cdef object _write(CallAwaitable self):
-    """Queue a write if the host's writer is `ready`, as the Python method
-    does first; return None if that is all, else the coroutine that
-    finishes it: the drain, if the write took the transport above its
-    high-water mark, or the Python method (with every connection check)
-    if the writer is not ready."""
-    cdef Kind kind = self.kind
-    host = self.host
-    writer = host._writer
-    if writer is None or not writer.ready:
-        return _slow_path(self)
-    if kind == WRITE:
-        writer.write(self.arg)
-    elif kind == WRITE_FROM:
-        writer.write_structs(self.arg)
-    else:  # WRITE_STR
-        writer.write(self.arg.encode(host._encoding) + host._terminator)
-    if writer.ready:
-        return None
-    return host._drain(writer)
 
 
 ctypedef PyObject *(*_raw_step_t)(PyObject *, PyObject *, bint *) noexcept
@@ -481,8 +436,8 @@ cdef PyObject *_iternext(PyObject *self) noexcept:
     return tcpframe_raise_stop_iteration(result)
 
 
-cdef CallAwaitable _new(Kind kind, object host, object arg, object steps, bint on_reader=False):
-    cdef CallAwaitable awaitable = CallAwaitable.__new__(CallAwaitable)
+cdef ReadAwaitable _new(Kind kind, object host, object arg, object steps, bint on_reader=False):
+    cdef ReadAwaitable awaitable = ReadAwaitable.__new__(ReadAwaitable)
     awaitable.kind = kind
     awaitable.on_reader = on_reader
     awaitable.host = host
@@ -491,7 +446,7 @@ cdef CallAwaitable _new(Kind kind, object host, object arg, object steps, bint o
     return awaitable
 
 
-# The compiled read and write methods. `install` gives each the docstring, name and
+# The compiled read methods. `install` gives each the docstring, name and
 # signature (``__wrapped__``) of the Python method it replaces.
 
 def read_into(self, struct):
@@ -526,23 +481,8 @@ def read_checksummed(self, framing=NMEA):
     return _new(READ_CHECKSUMMED, self, framing, None)
 
 
-def write(self, data):
-    return _new(WRITE, self, data, None)
-
-
-def write_from(self, *structs):
-    return _new(WRITE_FROM, self, structs, None)
-
-
-def write_str(self, line):
-    return _new(WRITE_STR, self, line, None)
-
-
 # By Kind.
-cdef tuple _METHODS = (
-    read_into, readexactly, readuntil, readline, read_str, read_json, read_frame, read_checksummed,
-    write, write_from, write_str,
-)
+cdef tuple _METHODS = (read_into, readexactly, readuntil, readline, read_str, read_json, read_frame, read_checksummed)
 
 
 # FrameReader's read methods that an iteration over a reader repeats, and
@@ -564,20 +504,19 @@ cdef class ReadSteps:
     def __aiter__(self) -> ReadSteps:
         return self
 
-    def __anext__(self) -> CallAwaitable:
+    def __anext__(self) -> ReadAwaitable:
         return _new(self.kind, self.host, self.arg, self.steps, self.on_reader)
 
 
 def install(cls) -> None:
-    """Make the read and write methods of ``cls`` compiled.
+    """Make the read methods of ``cls`` compiled.
 
     Parameters
     ----------
     cls : `type`
         ``BaseClientOrServer``: its ``read_into``, ``readexactly``,
         ``readuntil``, ``readline``, ``read_str``, ``read_json``,
-        ``read_frame``, ``read_checksummed``, ``write``, ``write_from``
-        and ``write_str`` (coroutine functions) are
+        ``read_frame`` and ``read_checksummed`` (coroutine functions) are
         kept as the slow paths and replaced by compiled functions with
         their names, docstrings and signatures, marked as coroutine
         functions for `asyncio.iscoroutinefunction` (and, on 3.12+,
@@ -672,11 +611,11 @@ def read_steps(steps: object, read: object, arg: object = None) -> object:
     return iterator
 
 
-collections.abc.Coroutine.register(CallAwaitable)
+collections.abc.Coroutine.register(ReadAwaitable)
 
 # The slots Cython has no special methods for: am_send (an await on 3.11,
 # a task's step everywhere), and a tp_iternext that returns without an
 # exception where it can.
-(<PyTypeObjectSlots *>CallAwaitable).tp_as_async.am_send = _am_send
-(<PyTypeObjectSlots *>CallAwaitable).tp_iternext = _iternext
-PyType_Modified(<PyTypeObject *>CallAwaitable)
+(<PyTypeObjectSlots *>ReadAwaitable).tp_as_async.am_send = _am_send
+(<PyTypeObjectSlots *>ReadAwaitable).tp_iternext = _iternext
+PyType_Modified(<PyTypeObject *>ReadAwaitable)

@@ -160,7 +160,7 @@ async def test_a_read_returns_a_coroutine_for_asyncio(pair: Pair) -> None:
         assert isinstance(awaitable, collections.abc.Coroutine)
         assert isinstance(awaitable, collections.abc.Awaitable)
         if tcpframe.ACCELERATED:
-            assert type(awaitable).__name__ == "CallAwaitable"
+            assert type(awaitable).__name__ == "ReadAwaitable"
         assert pair.read.name in repr(awaitable)
     finally:
         typing.cast(collections.abc.Coroutine, awaitable).close()

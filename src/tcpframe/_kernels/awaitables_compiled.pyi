@@ -1,4 +1,4 @@
-"""Compiled awaitables for the reads and writes of tcpframe's clients and servers (ext/awaitables.pyx)."""
+"""Compiled awaitables for the reads of tcpframe's clients and servers (ext/awaitables.pyx)."""
 
 import typing
 from collections.abc import Awaitable, Callable, Generator
@@ -6,11 +6,11 @@ from typing import final
 
 from .receive_buffer_compiled import SeparatedTakes
 
-__all__ = ["CallAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
+__all__ = ["ReadAwaitable", "ReadPort", "ReadSteps", "install", "install_reader", "read_steps"]
 
 @final
-class CallAwaitable:
-    """The awaitable of one read or write: a coroutine's semantics, compiled."""
+class ReadAwaitable:
+    """The awaitable of one read: a coroutine's semantics, compiled."""
 
     @property
     def __name__(self) -> str: ...
@@ -42,7 +42,7 @@ class ReadSteps:
     """Asynchronous iterator over the messages of a client, server or reader, with a compiled ``__anext__``."""
 
     def __aiter__(self) -> ReadSteps: ...
-    def __anext__(self) -> CallAwaitable: ...
+    def __anext__(self) -> ReadAwaitable: ...
 
 def install(cls: type) -> None: ...
 def install_reader(cls: type) -> None: ...

@@ -660,10 +660,9 @@ def is_connected(reader: FrameReader | None, writer: FrameWriter | None) -> bool
     return not writer.is_closing() or writer.closed_by_peer
 
 
-# With the compiled kernels, the reads and writes above return compiled
-# awaitables that take a buffered message, or queue a write to a ready
-# connection, without a Python coroutine, and run these methods as their
-# slow path (tcpframe._kernels.awaitables_compiled).
+# With the compiled kernels, the reads above return compiled awaitables
+# that take a buffered message without a Python coroutine, and run these
+# methods as their slow path (tcpframe._kernels.awaitables_compiled).
 if _kernels.awaitables is not None:
     _kernels.awaitables.install(BaseClientOrServer)
 
