@@ -9,8 +9,9 @@ With the compiled kernels, `install` replaces the read methods of
 over a reader) a compiled ``__anext__``.
 
 An awaitable does nothing until it is first sent to (awaited, or run by a
-task). Then it takes a buffered message through its reader's ``try_``
-method, as the Python method does first, and returns it without
+task). Then it takes a buffered message (``read_into`` and ``read_str``
+through the host's `ReadPort`, the others through the reader's ``try_``
+methods), as the Python method does first, and returns it without
 suspending; if nothing is buffered, it creates the Python method's
 coroutine (the slow path, with every connection check) and forwards
 ``send``, ``throw`` and ``close`` to it. It keeps a coroutine's semantics:
@@ -204,19 +205,17 @@ cdef object _take(Kind kind, object host, object arg, bint on_reader):
         if kind == READ_STR or kind == STEP_LINE:
             taken = port.takes.buffer.take_line_within(port.terminator, port.takes.limit, port.encoding)
             return _NOTHING if taken is None else taken
+    # The other kinds, and every kind of an iteration over a reader,
+    # through the reader's try_ methods.
     reader = host if on_reader else host._reader
     if reader is None:
         return _NOTHING
-    if kind == READ_INTO:
-        return None if reader.try_read_into(arg) else _NOTHING
     if kind == STEP_STRUCT_AGAIN:
         return arg if reader.try_read_into(arg) else _NOTHING
     if kind == STEP_STRUCT_NEW:
         taken = arg()
         return taken if reader.try_read_into(taken) else _NOTHING
-    if kind == READ_STR or kind == STEP_LINE:
-        taken = reader.try_read_line(host._terminator, host._encoding)
-    elif kind == READEXACTLY:
+    if kind == READEXACTLY:
         taken = reader.try_readexactly(arg)
     elif kind == READUNTIL or kind == STEP_UNTIL:
         taken = reader.try_readuntil(arg)
