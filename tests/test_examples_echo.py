@@ -112,6 +112,10 @@ async def test_runs_as_a_module() -> None:
         # PYTHONPATH and TCPFRAME_PURE_PYTHON pass through; faulthandler
         # prints every thread's stack on SIGABRT (see below).
         env=dict(os.environ, PYTHONFAULTHANDLER="1"),
+        # Ctrl-C reaches it as in a terminal, even when this suite runs in
+        # a shell's background job, whose children inherit SIGINT ignored
+        # (as a server started with `&` would: Python then keeps ignoring it).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None
@@ -125,7 +129,7 @@ async def test_runs_as_a_module() -> None:
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), 2 * STD_TIMEOUT)
         except TimeoutError:
-            # Seen once in CI, not reproduced since: say where it stuck.
+            # Say where it stuck.
             process.send_signal(signal.SIGABRT)
             _, stderr = await asyncio.wait_for(process.communicate(), STD_TIMEOUT)
             pytest.fail(f"the server did not stop within {2 * STD_TIMEOUT} s of SIGINT; its stacks:\n{stderr.decode()}")
