@@ -166,7 +166,8 @@ cdef class ReadPort:
 
     A `FrameReader` makes one and keeps `usable` current; its host keeps
     `terminator` and `encoding` current. With it, a buffered `read_into`
-    or `read_str` costs one attribute lookup and C calls.
+    or `read_str` (or a struct step of an iteration over a reader) costs
+    one attribute lookup and C calls.
 
     Parameters
     ----------
@@ -189,32 +190,24 @@ cdef object _take(Kind kind, object host, object arg, bint on_reader):
     cdef object reader
     cdef object taken
     cdef ReadPort port
-    if not on_reader:
-        # The hot kinds, through the host's port (None before it has a reader).
-        taken = host._read_port
-        if taken is None:
-            return _NOTHING
-        port = <ReadPort>taken
-        if not port.usable:
-            return _NOTHING
-        if kind == READ_INTO or kind == STEP_STRUCT_AGAIN or kind == STEP_STRUCT_NEW:
-            taken = arg() if kind == STEP_STRUCT_NEW else arg
-            if not port.takes.buffer.fill(taken):
-                return _NOTHING
-            return None if kind == READ_INTO else taken
-        if kind == READ_STR or kind == STEP_LINE:
-            taken = port.takes.buffer.take_line_within(port.terminator, port.takes.limit, port.encoding)
-            return _NOTHING if taken is None else taken
-    # The other kinds, and every kind of an iteration over a reader,
-    # through the reader's try_ methods.
-    reader = host if on_reader else host._reader
-    if reader is None:
+    # The hot kinds through the port: a client's or server's (None before
+    # it has a reader, and then there is nothing to take), or a reader's own.
+    taken = host._read_port
+    if taken is None:
         return _NOTHING
-    if kind == STEP_STRUCT_AGAIN:
-        return arg if reader.try_read_into(arg) else _NOTHING
-    if kind == STEP_STRUCT_NEW:
-        taken = arg()
-        return taken if reader.try_read_into(taken) else _NOTHING
+    port = <ReadPort>taken
+    if not port.usable:
+        return _NOTHING
+    if kind == READ_INTO or kind == STEP_STRUCT_AGAIN or kind == STEP_STRUCT_NEW:
+        taken = arg() if kind == STEP_STRUCT_NEW else arg
+        if not port.takes.buffer.fill(taken):
+            return _NOTHING
+        return None if kind == READ_INTO else taken
+    if kind == READ_STR or kind == STEP_LINE:
+        taken = port.takes.buffer.take_line_within(port.terminator, port.takes.limit, port.encoding)
+        return _NOTHING if taken is None else taken
+    # The other kinds through the reader's try_ methods.
+    reader = host if on_reader else host._reader
     if kind == READEXACTLY:
         taken = reader.try_readexactly(arg)
     elif kind == READUNTIL or kind == STEP_UNTIL:

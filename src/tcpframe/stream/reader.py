@@ -171,9 +171,10 @@ class FrameReader(TelemetryReads):
 
     @property
     def read_port(self) -> ReadPort | None:
-        """What the compiled reads of this reader's client or server take
-        from (`~tcpframe._kernels.awaitables_compiled.ReadPort`, kept
-        current by this reader); None with the pure-Python twins."""
+        """What the compiled reads of this reader's client or server, and
+        compiled iterations over this reader, take from
+        (`~tcpframe._kernels.awaitables_compiled.ReadPort`, kept current
+        by this reader); None with the pure-Python twins."""
         return self._read_port
 
     @property
