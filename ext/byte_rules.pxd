@@ -57,7 +57,6 @@ cdef inline int acquire_writable(object target, Py_buffer* view) except -1:
     return 0
 
 
-# The value of the hex digit ``digit`` (either case), or -1 if it is not one.
 # Decodes a line's bytes strictly: with CPython's UTF-8 decoder directly if
 # ``utf8`` (the caller looked up that ``encoding_c`` names UTF-8, once),
 # else through PyUnicode_Decode, which looks the codec up by name each call.
@@ -67,6 +66,7 @@ cdef inline str decode_line(const char* data, Py_ssize_t size, bytes encoding_c,
     return PyUnicode_Decode(data, size, encoding_c, "strict")
 
 
+# The value of the hex digit ``digit`` (either case), or -1 if it is not one.
 cdef inline int hex_value(unsigned char digit) noexcept nogil:
     if b"0"[0] <= digit <= b"9"[0]:
         return digit - b"0"[0]

@@ -64,11 +64,12 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
-        self._keep_open_at_eof = transport.get_extra_info("sslcontext") is None
+        tls = transport.get_extra_info("sslcontext") is not None
+        self._keep_open_at_eof = not tls
         self.writer = FrameWriter(self.transport, self.state)
         sock = transport.get_extra_info("socket")
-        if self._keep_open_at_eof and sock is not None:
-            # Not TLS: the socket carries the bytes themselves.
+        if not tls and sock is not None:
+            # The socket carries the bytes themselves, not TLS records.
             self._direct_fd = sock.fileno()
         if self._on_connection_made is not None:
             self._on_connection_made(self)
