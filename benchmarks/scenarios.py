@@ -144,6 +144,16 @@ def _telemetry(index: int) -> bytes:
     return bytes(Telemetry32(index, index % 4, index / 2, -index / 4, 1.0))
 
 
+def _telemetry_seq(message: bytes) -> int:
+    """What the loops of the telemetry streams take from a message."""
+    return Telemetry32.from_buffer_copy(message).seq
+
+
+def _line_length(message: bytes) -> int:
+    """What the loops of the line streams take from a line: its length."""
+    return len(message) - len(LINE_TERMINATOR)
+
+
 def _nmea_line(index: int) -> bytes:
     seconds = index % 86400
     clock = f"{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
@@ -340,7 +350,7 @@ SCENARIOS: dict[str, Scenario] = {
             "32-byte ctypes struct: read_into, then total += telemetry.seq",
             count=1_600_000,
             message=_telemetry,
-            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+            touch=_telemetry_seq,
         ),
         Scenario(
             "recv_lines",
@@ -348,7 +358,7 @@ SCENARIOS: dict[str, Scenario] = {
             "29-byte NMEA-like lines: read_str, then total += len(line)",
             count=1_000_000,
             message=_nmea_line,
-            touch=lambda message: len(message) - len(LINE_TERMINATOR),
+            touch=_line_length,
         ),
         Scenario(
             "iter_structs_32",
@@ -357,7 +367,7 @@ SCENARIOS: dict[str, Scenario] = {
             "(the baseline, with no iterators in lsst.ts.tcpip, awaits read_into per message)",
             count=2_400_000,
             message=_telemetry,
-            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+            touch=_telemetry_seq,
         ),
         Scenario(
             "iter_lines",
@@ -366,7 +376,7 @@ SCENARIOS: dict[str, Scenario] = {
             "(the baseline awaits read_str per message)",
             count=1_600_000,
             message=_nmea_line,
-            touch=lambda message: len(message) - len(LINE_TERMINATOR),
+            touch=_line_length,
         ),
         Scenario(
             "recv_json",
@@ -432,7 +442,7 @@ SCENARIOS: dict[str, Scenario] = {
             "does total += telemetry.seq (streams and floor: the recv_structs_32 await loop)",
             count=2_000_000,
             message=_telemetry,
-            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+            touch=_telemetry_seq,
         ),
         Scenario(
             "push_lines",
@@ -441,7 +451,7 @@ SCENARIOS: dict[str, Scenario] = {
             "(streams and floor: the recv_lines await loop)",
             count=1_500_000,
             message=_nmea_line,
-            touch=lambda message: len(message) - len(LINE_TERMINATOR),
+            touch=_line_length,
         ),
         Scenario(
             "push_records_32",
@@ -452,7 +462,7 @@ SCENARIOS: dict[str, Scenario] = {
             "the same sum; raw: recv_into the array's memory)",
             count=300 * TELEMETRY_RECORDS_PER_READ,
             message=_telemetry,
-            touch=lambda message: Telemetry32.from_buffer_copy(message).seq,
+            touch=_telemetry_seq,
             messages_per_call=TELEMETRY_RECORDS_PER_READ,
             ceiling="raw",
         ),
